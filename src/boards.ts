@@ -59,6 +59,51 @@ const memoryRegion = z.object({
   description: z.string(),
 });
 
+const positiveInt = (max: number) => z.number().int().min(1).max(max);
+const divisorOf = (...allowed: number[]) =>
+  z.number().refine((n) => allowed.includes(n), `one of ${allowed.join(', ')}`);
+/** RCC D1CPRE and HPRE divide by 1, 2, 4, 8, 16, 64, 128, 256 or 512 (there is no 32). */
+const ahbDivisor = divisorOf(1, 2, 4, 8, 16, 64, 128, 256, 512);
+const apbDivisor = divisorOf(1, 2, 4, 8, 16);
+
+/**
+ * The STM32H7 clock tree as the board support programs it (RCC, PWR, FLASH). The C reads these
+ * values as TLG_CLK_* macros from the generated board header (firmware/boards/README.md); the
+ * resulting CPU clock must equal `core.clockHz`, which the C checks at compile time.
+ */
+const stm32h7Clock = z.object({
+  description: z.string(),
+  /** Oscillator feeding PLL1: the internal 64 MHz HSI (no crystal needed) or the HSE. */
+  source: z.enum(['hsi', 'hse']),
+  sourceHz: z.number().int().positive(),
+  /** HSE driven by an external clock signal (bypass) instead of a crystal. */
+  hseBypass: z.boolean().optional(),
+  /** VOS0 (overdrive, up to 480 MHz, LDO supply only) or VOS1 (up to 400 MHz). */
+  voltageScale: z.union([z.literal(0), z.literal(1)]),
+  /** PLL1: ref = source / m, vco = ref * n, sysclk = vco / p; the q and r outputs are unused. */
+  pll1: z.object({
+    m: positiveInt(63),
+    n: z.number().int().min(4).max(512),
+    p: positiveInt(128),
+    q: positiveInt(128),
+    r: positiveInt(128),
+  }),
+  /** Divisors (not register encodings) of the D1/D2/D3 domain prescalers. */
+  prescalers: z.object({
+    d1cpre: ahbDivisor,
+    hpre: ahbDivisor,
+    d1ppre: apbDivisor,
+    d2ppre1: apbDivisor,
+    d2ppre2: apbDivisor,
+    d3ppre: apbDivisor,
+  }),
+  /** FLASH_ACR: wait states (LATENCY) and programming delay (WRHIGHFREQ) for the AXI clock. */
+  flash: z.object({
+    latency: z.number().int().min(0).max(15),
+    programmingDelay: z.number().int().min(0).max(3),
+  }),
+});
+
 export const boardSchema = z.object({
   name: z.string(),
   description: z.string(),
@@ -67,6 +112,12 @@ export const boardSchema = z.object({
   twinOf: z.string().optional(),
   /** The emulation twin used to run this board's firmware where its own emulator is missing. */
   twin: z.string().optional(),
+  /**
+   * The folder under firmware/boards/ that holds this board's C support, when several boards
+   * share one (the STM32H747I-DISCO uses the generic STM32H747 support with other macros).
+   * Default: the board name.
+   */
+  firmware: z.string().optional(),
   core: z.object({
     cpu: z.string(),
     /** e.g. "r1p2"; informational. */
@@ -93,6 +144,7 @@ export const boardSchema = z.object({
     ramBytes: size,
   }),
   power: z.object({ supply: z.enum(['smps', 'ldo', 'none']), description: z.string() }),
+  clock: stm32h7Clock.optional(),
   uart: z.object({
     name: z.string(),
     base: address,
@@ -161,5 +213,5 @@ export function parseBoard(text: string, file: string): Board {
 
 /** The C board support of a board: firmware/boards/<name>/. */
 export function boardFirmwareDir(board: Board): string {
-  return join(packageRoot, 'firmware', 'boards', board.name);
+  return join(packageRoot, 'firmware', 'boards', board.firmware ?? board.name);
 }
