@@ -1,0 +1,200 @@
+// The tinylstm-gen command line. Results go to stdout (or files), logs and diagnostics to
+// stderr; every user error exits with its diagnostic's code and nothing else.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import Table from 'cli-table3';
+import { compileModel, type CompileOptions, type KernelSet } from './pipeline.js';
+import { analyzeModel } from './ir/analyze.js';
+import { interpret } from './ir/interpreter.js';
+import { externalOutput, quantizeInput } from './ir/io.js';
+import { listBoards, packageRoot, parseSize } from './boards.js';
+import { readNpy, samplesOf, writeNpy } from './npy.js';
+import { diagnostics, ExitCode, formatWarning, InternalError, TlgError, type Warning } from './diagnostics.js';
+
+const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+interface GlobalOptions {
+  verbose?: boolean;
+  quiet?: boolean;
+}
+
+interface ModelOptions {
+  seqLen?: string;
+  calibration?: string;
+  kernels?: string;
+  cmsisNn?: string;
+}
+
+const program = new Command('tinylstm-gen')
+  .description('Compile quantized ONNX recurrent models (TinyLSTM, LSTM) into statically planned Cortex-M7 firmware.')
+  .version(version)
+  .option('--verbose', 'log every phase with its timing')
+  .option('--quiet', 'print results and errors only')
+  .showHelpAfterError();
+
+function globals(): GlobalOptions {
+  return program.opts<GlobalOptions>();
+}
+
+function info(message: string): void {
+  if (!globals().quiet) process.stderr.write(`${message}\n`);
+}
+
+function verbose(message: string): void {
+  if (globals().verbose) process.stderr.write(`${message}\n`);
+}
+
+function warn(ws: Warning[]): void {
+  if (globals().quiet) return;
+  for (const w of ws) process.stderr.write(`${formatWarning(w)}\n`);
+}
+
+function withModelOptions(cmd: Command): Command {
+  return cmd
+    .option('--seq-len <n>', 'length of a dynamic sequence dimension')
+    .option('--calibration <file.npy>', 'representative float inputs, for tensors the model leaves unquantized')
+    .addOption(new Option('--kernels <set>', 'kernel set: cmsis-nn or portable (default: cmsis-nn when CMSIS-NN is found)').choices(['cmsis-nn', 'portable']))
+    .option('--cmsis-nn <path>', 'CMSIS-NN sources (default: $CMSIS_NN_PATH)');
+}
+
+export function resolveKernels(o: ModelOptions): { kernels: KernelSet; cmsisNnPath?: string } {
+  const cmsisNnPath = o.cmsisNn ?? process.env.CMSIS_NN_PATH;
+  if (o.kernels === 'cmsis-nn' || o.kernels === 'portable') return { kernels: o.kernels, cmsisNnPath };
+  if (cmsisNnPath) return { kernels: 'cmsis-nn', cmsisNnPath };
+  info('CMSIS-NN not found (set CMSIS_NN_PATH or --cmsis-nn); using the portable kernels');
+  return { kernels: 'portable' };
+}
+
+export function compileOptions(o: ModelOptions): CompileOptions {
+  let seqLen: number | undefined;
+  if (o.seqLen !== undefined) {
+    seqLen = Number(o.seqLen);
+    if (!Number.isInteger(seqLen) || seqLen < 1) throw diagnostics.badOption('--seq-len', o.seqLen, 'a positive integer');
+  }
+  return { seqLen, calibration: o.calibration, ...resolveKernels(o), log: verbose };
+}
+
+/** Runs a command body, turning diagnostics into their one-line message and exit code. */
+function action<A extends unknown[]>(f: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await f(...args);
+    } catch (e) {
+      if (e instanceof TlgError) {
+        process.stderr.write(`${e.format()}\n`);
+        if (e.details) process.stderr.write(`${e.details.trimEnd()}\n`);
+        process.exitCode = e.exitCode;
+        return;
+      }
+      const message = e instanceof InternalError ? e.message : `internal error (a bug in tinylstm-gen, please report it): ${(e as Error).stack ?? e}`;
+      process.stderr.write(`${message}\n`);
+      process.exitCode = ExitCode.internal;
+    }
+  };
+}
+
+// --- analyze ---------------------------------------------------------------------------------------
+
+withModelOptions(program.command('analyze <model>'))
+  .description('print the integer IR: ops with shapes, quantization parameters, weight bytes and MACs')
+  .option('--json', 'print the report as JSON')
+  .action(
+    action(async (model: string, o: ModelOptions & { json?: boolean }) => {
+      const compiled = await compileModel(model, compileOptions(o));
+      warn(compiled.warnings);
+      const report = analyzeModel(compiled.ir);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ ...report, inputs: compiled.ir.inputs, outputs: compiled.ir.outputs }, null, 2)}\n`);
+        return;
+      }
+      const table = new Table({ head: ['op', 'output', 'quantization', 'detail', 'const bytes', 'MACs'], style: { head: [], border: [] } });
+      for (const op of report.ops) {
+        const out = op.outputs[0];
+        table.push([
+          `${'  '.repeat(op.depth)}${op.kind} ${op.name}`,
+          out ? `[${out.shape.join('×')}]` : '',
+          out?.quant ?? '',
+          op.detail,
+          op.constantBytes || '',
+          op.macs || '',
+        ]);
+      }
+      process.stdout.write(`${report.model}: ${report.totals.ops} ops in ${report.totals.loops} loop(s), ${report.totals.macs} MACs, ${report.totals.constantBytes} bytes of weights and tables\n`);
+      process.stdout.write(`${table.toString()}\n`);
+    }),
+  );
+
+// --- run ----------------------------------------------------------------------------------------------
+
+withModelOptions(program.command('run <model>'))
+  .description('run the golden integer interpreter on float inputs (.npy) and write the outputs')
+  .requiredOption('--inputs <file.npy>', 'inputs: [N, ...input shape] or one input')
+  .requiredOption('--outputs <file.npy>', 'where to write the dequantized float32 outputs')
+  .option('--raw <file.npy>', 'also write the integer outputs as the model computes them')
+  .action(
+    action(async (model: string, o: ModelOptions & { inputs: string; outputs: string; raw?: string }) => {
+      const compiled = await compileModel(model, compileOptions(o));
+      warn(compiled.warnings);
+      const ir = compiled.ir;
+      if (ir.inputs.length !== 1 || ir.outputs.length !== 1) {
+        throw diagnostics.badOption('model', model, `one input and one output for run (it has ${ir.inputs.length} and ${ir.outputs.length})`);
+      }
+      const [inIo] = ir.inputs;
+      const [outIo] = ir.outputs;
+      const npy = readNpy(o.inputs);
+      const samples = samplesOf(npy, inIo.shape);
+      if (!samples) throw diagnostics.inputShape(o.inputs, inIo.shape, npy.shape);
+      const batched = npy.shape.length === inIo.shape.length + 1;
+      const inT = ir.graph.tensors.get(inIo.tensor)!;
+      const outT = ir.graph.tensors.get(outIo.tensor)!;
+      const floats: number[] = [];
+      const raws: number[] = [];
+      for (const s of samples) {
+        const [y] = interpret(ir, [quantizeInput(inIo, inT, s)]);
+        const ext = externalOutput(outIo, outT, y);
+        floats.push(...(outIo.external === 'float32' ? ext : externalOutput({ ...outIo, external: 'float32' }, outT, y)));
+        raws.push(...(outIo.external === 'float32' ? y : ext));
+      }
+      const shape = batched ? [samples.length, ...outIo.shape] : outIo.shape;
+      writeNpy(o.outputs, Float32Array.from(floats), shape);
+      if (o.raw) {
+        const raw =
+          outIo.external === 'uint8' ? Uint8Array.from(raws) : outIo.external === 'int32' ? Int32Array.from(raws) : Int8Array.from(raws);
+        writeNpy(o.raw, raw, shape);
+      }
+      info(`${samples.length} input(s) → ${o.outputs}${o.raw ? ` and ${o.raw}` : ''}`);
+    }),
+  );
+
+// --- boards -------------------------------------------------------------------------------------------
+
+program
+  .command('boards')
+  .description('list the boards and their budgets')
+  .option('--json', 'print the board descriptions as JSON')
+  .action(
+    action((o: { json?: boolean }) => {
+      const boards = listBoards();
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(boards, null, 2)}\n`);
+        return;
+      }
+      const table = new Table({ head: ['board', 'kind', 'core', 'flash budget', 'RAM budget', 'emulator'], style: { head: [], border: [] } });
+      for (const b of boards) {
+        const kind = b.kind === 'emulation-twin' ? `emulation twin of ${b.twinOf}` : b.twin ? `board (twin: ${b.twin})` : 'board';
+        const emulators = [b.emulator.renode ? 'Renode' : '', b.emulator.qemu ? `QEMU ${b.emulator.qemu.machine}` : ''].filter(Boolean).join(', ');
+        table.push([b.name, kind, `${b.core.cpu} @ ${b.core.clockHz / 1e6} MHz`, kib(b.budget.flash), kib(b.budget.ram), emulators]);
+      }
+      process.stdout.write(`${table.toString()}\n`);
+    }),
+  );
+
+function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(bytes % 1024 ? 1 : 0)} KiB`;
+}
+
+export { parseSize };
+
+await program.parseAsync(process.argv);

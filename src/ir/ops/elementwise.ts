@@ -1,0 +1,45 @@
+// Elementwise Add (also Sub, with a negative input-2 multiplier) and Mul on int8, with the
+// arithmetic of CMSIS-NN's arm_elementwise_add_s8 and arm_elementwise_mul_s8 (TFLite's
+// integer ADD/SUB/MUL): both inputs of an Add are shifted left by leftShift (20), rescaled to
+// a common scale, summed and rescaled to the output.
+
+import type { AddOp, MulOp } from '../ir.js';
+import { quantizeMultiplier, requantize } from '../../quant/fixed-point.js';
+import { clamp, type Env } from './env.js';
+
+export function runAdd(op: AddOp, env: Env): void {
+  const a = env.read(op.inputs[0]);
+  const b = env.read(op.inputs[1]);
+  const out = new Int8Array(a.length);
+  const scale = 2 ** op.leftShift;
+  for (let i = 0; i < a.length; i++) {
+    const x = requantize((a[i] + op.input1Offset) * scale, op.input1.multiplier, op.input1.shift);
+    const y = requantize((b[i] + op.input2Offset) * scale, op.input2.multiplier, op.input2.shift);
+    const sum = requantize(x + y, op.output.multiplier, op.output.shift) + op.outputOffset;
+    out[i] = clamp(sum, op.activationMin, op.activationMax);
+  }
+  env.write(op.outputs[0], out);
+}
+
+export function runMul(op: MulOp, env: Env): void {
+  const a = env.read(op.inputs[0]);
+  const b = env.read(op.inputs[1]);
+  const out = new Int8Array(a.length);
+  for (let i = 0; i < a.length; i++) {
+    const p = (a[i] + op.input1Offset) * (b[i] + op.input2Offset);
+    const v = requantize(p, op.output.multiplier, op.output.shift) + op.outputOffset;
+    out[i] = clamp(v, op.activationMin, op.activationMax);
+  }
+  env.write(op.outputs[0], out);
+}
+
+/** TFLite's parameters of an int8 ADD (SUB when `subtract`): a common scale of 2·max(s1, s2). */
+export function addRequants(s1: number, s2: number, sOut: number, subtract: boolean) {
+  const leftShift = 20;
+  const twiceMax = 2 * Math.max(s1, s2);
+  const input1 = quantizeMultiplier(s1 / twiceMax);
+  const input2 = quantizeMultiplier(s2 / twiceMax);
+  if (subtract) input2.multiplier = -input2.multiplier;
+  const output = quantizeMultiplier(twiceMax / (2 ** leftShift * sOut));
+  return { leftShift, input1, input2, output };
+}

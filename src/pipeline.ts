@@ -1,0 +1,209 @@
+// The compiler's phases, called in order, in one place:
+//
+//   load → clean (fold, dedupe) → Q/DQ folding → view simplification → recurrence rolling
+//   → lowering (dry run: which tensors lack parameters) → calibration when needed
+//   → lowering → IR fusions → integer model
+//
+// Planning and emission (src/plan, src/emit) take the integer model from here.
+
+import type { Graph } from './onnx/graph.js';
+import { loadModelFile, type LoadedModel } from './onnx/load.js';
+import type { DType } from './onnx/tensor.js';
+import { inferAndFold } from './passes/infer-and-fold.js';
+import { deduplicate, removeDeadNodes, removeIdentities } from './passes/cleanup.js';
+import { foldQdq } from './passes/fold-qdq.js';
+import { simplifyViews } from './passes/simplify-views.js';
+import { rollRecurrences } from './passes/roll-recurrence.js';
+import { lastStepFromFinalState } from './passes/lstm-outputs.js';
+import { lowerGraph, type MissingQuant } from './passes/lower.js';
+import { optimizeIr } from './passes/ir-fuse.js';
+import { calibrate, type LstmReplay } from './quant/calibrate.js';
+import { chooseActivationParams } from './quant/params.js';
+import { cmsisNnSigmoidTable, defaultSigmoidTable } from './quant/tables.js';
+import type { IrIo, IrModel } from './ir/ir.js';
+import { readNpy, samplesOf } from './npy.js';
+import { diagnostics, warnings as warningsOf, type Warning } from './diagnostics.js';
+
+export type KernelSet = 'cmsis-nn' | 'portable';
+
+export interface CompileOptions {
+  seqLen?: number;
+  /** Representative float inputs (.npy), for tensors the model leaves unquantized. */
+  calibration?: string;
+  kernels: KernelSet;
+  /** Where CMSIS-NN's sources are (the int16 activation table is read from them). */
+  cmsisNnPath?: string;
+  /** Progress messages (stderr). */
+  log?: (message: string) => void;
+}
+
+export interface CompiledModel {
+  source: LoadedModel;
+  file: string;
+  ir: IrModel;
+  warnings: Warning[];
+  /** Phase name → milliseconds. */
+  timings: Record<string, number>;
+  /** Whether calibration data was used (and for which tensors). */
+  calibrated: string[];
+}
+
+export async function compileModel(file: string, options: CompileOptions): Promise<CompiledModel> {
+  const timings: Record<string, number> = {};
+  const time = <T>(phase: string, f: () => T): T => {
+    const t0 = performance.now();
+    const r = f();
+    timings[phase] = (timings[phase] ?? 0) + performance.now() - t0;
+    return r;
+  };
+  const log = options.log ?? (() => {});
+  const warnings: Warning[] = [];
+
+  // 1. Load and clean: fold shape arithmetic, drop identities and dead nodes, dedupe weights.
+  const source = time('load', () => loadModelFile(file, { seqLen: options.seqLen }));
+  const graph = source.graph;
+  const hadQdq = graph.nodes.some((n) => n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear' || n.opType === 'QLinearMatMul' || n.opType === 'MatMulInteger');
+  time('clean', () => {
+    inferAndFold(graph);
+    removeIdentities(graph);
+    removeDeadNodes(graph);
+    deduplicate(graph);
+    removeDeadNodes(graph);
+  });
+  const declared = declaredIo(graph);
+  if (!hadQdq && !options.calibration) throw diagnostics.notQuantized(file);
+
+  // 2. Quantization parameters from Q/DQ pairs; the recurrence rolled into one loop.
+  time('quantize', () => {
+    foldQdq(graph);
+    deduplicate(graph);
+    removeDeadNodes(graph);
+    simplifyViews(graph);
+    lastStepFromFinalState(graph);
+    removeDeadNodes(graph);
+  });
+  const rolled = time('roll', () => rollRecurrences(graph));
+  warnings.push(...rolled.warnings);
+  log(`${graph.nodes.length} nodes after folding; ${rolled.loops} recurrence${rolled.loops === 1 ? '' : 's'} rolled`);
+
+  // 3. Which tensors lack parameters; calibrate them (and LSTM cell ranges) when data is given.
+  const activationTable = kernelTable(options);
+  const lstms = lstmNodes(graph);
+  const dry = time('lower', () => lowerGraph(graph, { activationTable, cellRanges: new Map(), collectMissing: true }));
+  let cellRanges = new Map<string, number>();
+  const calibrated: string[] = [];
+  if (options.calibration && (dry.missing.length > 0 || lstms.length > 0)) {
+    const t0 = performance.now();
+    const result = await runCalibration(file, options.calibration, graph, dry.missing, lstms);
+    cellRanges = result.cellRanges;
+    calibrated.push(...dry.missing.map((m) => m.value));
+    timings.calibrate = performance.now() - t0;
+    log(`calibrated ${dry.missing.length} tensor(s)${lstms.length ? ` and ${lstms.length} LSTM cell range(s)` : ''} on ${result.samples} sample(s)`);
+  } else if (dry.missing.length > 0) {
+    throw diagnostics.missingQuantParams(file, dry.missing.map((m) => m.value));
+  } else if (options.calibration) {
+    warnings.push(warningsOf.calibrationIgnored(options.calibration));
+  }
+
+  // 4. Lower to the integer IR and fuse.
+  const lowered = time('lower', () => lowerGraph(graph, { activationTable, cellRanges, collectMissing: false }));
+  warnings.push(...lowered.warnings);
+  time('fuse', () => optimizeIr(lowered.graph));
+
+  const ir: IrModel = {
+    name: source.name,
+    graph: lowered.graph,
+    inputs: graph.inputs.map((t, i) => ({ ...declared.inputs[i], tensor: t })),
+    outputs: graph.outputs.map((t, i) => ({ ...declared.outputs[i], tensor: t })),
+    notes: [
+      `int16 activation table: ${options.kernels === 'cmsis-nn' ? "CMSIS-NN's sigmoid_table_uint16" : 'round(65536·sigmoid(k/24))'}`,
+    ],
+  };
+  return { source, file, ir, warnings, timings, calibrated };
+}
+
+/** The model's inputs and outputs as declared: names, shapes and element types. */
+function declaredIo(graph: Graph): { inputs: Omit<IrIo, 'tensor'>[]; outputs: Omit<IrIo, 'tensor'>[] } {
+  const external = (dtype: DType): IrIo['external'] =>
+    dtype === 'uint8' ? 'uint8' : dtype === 'int8' ? 'int8' : dtype === 'int32' ? 'int32' : 'float32';
+  const io = (name: string) => ({ name, shape: [...graph.shapeOf(name)], external: external(graph.dtypeOf(name)) });
+  return { inputs: graph.inputs.map(io), outputs: graph.outputs.map(io) };
+}
+
+function kernelTable(options: CompileOptions): Uint16Array {
+  if (options.kernels !== 'cmsis-nn') return defaultSigmoidTable();
+  if (!options.cmsisNnPath) throw diagnostics.cmsisNnMissing('CMSIS_NN_PATH is not set');
+  const table = cmsisNnSigmoidTable(options.cmsisNnPath);
+  if (typeof table === 'string') throw diagnostics.cmsisNnMissing(table);
+  return table;
+}
+
+function lstmNodes(graph: Graph): LstmReplay[] {
+  return graph.nodes
+    .filter((n) => n.opType === 'LSTM' && n.domain === '')
+    .map((n) => {
+      const real = (v: string | undefined) => {
+        if (!v) return undefined;
+        const c = graph.constant(v);
+        if (!c) return undefined;
+        const q = graph.quant.get(v);
+        const inner = q && q.scale.length > 1 ? c.shape.slice((q.axis ?? 0) + 1).reduce((a, b) => a * b, 1) : 1;
+        return Float64Array.from(c.data, (x, i) => {
+          if (!q) return x;
+          const k = q.scale.length === 1 ? 0 : Math.floor(i / inner) % q.scale.length;
+          return q.scale[k] * (x - q.zeroPoint[k]);
+        });
+      };
+      const hidden = graph.shapeOf(n.inputs[2])[2];
+      return {
+        node: n.name,
+        input: n.inputs[0],
+        layout: typeof n.attrs.layout === 'number' ? n.attrs.layout : 0,
+        hidden,
+        w: real(n.inputs[1])!,
+        r: real(n.inputs[2])!,
+        b: real(n.inputs[3]) ?? new Float64Array(8 * hidden),
+        initialH: real(n.inputs[5]),
+        initialC: real(n.inputs[6]),
+      };
+    });
+}
+
+async function runCalibration(file: string, calibrationFile: string, graph: Graph, missing: MissingQuant[], lstms: LstmReplay[]) {
+  if (graph.inputs.length !== 1) {
+    throw diagnostics.calibrationFailed(calibrationFile, `the model has ${graph.inputs.length} inputs; calibration supports one`);
+  }
+  const input = graph.inputs[0];
+  const shape = graph.shapeOf(input);
+  const npy = readNpy(calibrationFile);
+  const samples = samplesOf(npy, shape);
+  if (!samples) throw diagnostics.calibrationShape(calibrationFile, shape, npy.shape);
+
+  // Values inside a rolled loop stand for one value per step: measure all of them.
+  const origins = new Map<MissingQuant, string[]>();
+  for (const m of missing) origins.set(m, originsOf(graph, m));
+  const names = [...new Set([...origins.values()].flat())];
+  const result = await calibrate(file, calibrationFile, samples, shape, input, names, lstms);
+  for (const m of missing) {
+    let min = Infinity;
+    let max = -Infinity;
+    for (const name of origins.get(m)!) {
+      const r = result.ranges.get(name)!;
+      min = Math.min(min, r.min);
+      max = Math.max(max, r.max);
+    }
+    m.graph.quant.set(m.value, chooseActivationParams(min, max));
+  }
+  return { cellRanges: result.cellRanges, samples: samples.length };
+}
+
+function originsOf(top: Graph, m: MissingQuant): string[] {
+  if (m.graph === top) return [m.value];
+  for (const n of top.nodes) {
+    if (n.body?.graph === m.graph) {
+      const names = n.body.origins.get(m.value);
+      if (names && names.length > 0) return names;
+    }
+  }
+  throw diagnostics.calibrationFailed(top.file, `tensor "${m.value}" has no counterpart in the model to measure`);
+}
