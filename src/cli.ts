@@ -9,7 +9,9 @@ import { compileModel, type CompileOptions, type KernelSet } from './pipeline.js
 import { analyzeModel } from './ir/analyze.js';
 import { interpret } from './ir/interpreter.js';
 import { externalOutput, quantizeInput } from './ir/io.js';
-import { listBoards, packageRoot, parseSize } from './boards.js';
+import { listBoards, loadBoard, packageRoot, parseSize } from './boards.js';
+import { planMemory, type PlanOptions } from './plan/plan.js';
+import { planJson, renderPlan } from './plan/report.js';
 import { readNpy, samplesOf, writeNpy } from './npy.js';
 import { diagnostics, ExitCode, formatWarning, InternalError, TlgError, type Warning } from './diagnostics.js';
 
@@ -59,6 +61,39 @@ function withModelOptions(cmd: Command): Command {
     .option('--cmsis-nn <path>', 'CMSIS-NN sources (default: $CMSIS_NN_PATH)');
 }
 
+interface PlanCliOptions {
+  board?: string;
+  flashBudget?: string;
+  ramBudget?: string;
+  placement?: string;
+}
+
+function withPlanOptions(cmd: Command, boardRequired = false): Command {
+  const board = new Option('--board <name>', 'target board (see `tinylstm-gen boards`)');
+  return cmd
+    .addOption(boardRequired ? board.default('stm32h747') : board)
+    .option('--flash-budget <size>', "flash budget, overriding the board's (bytes, 486K, 486KiB, 1M)")
+    .option('--ram-budget <size>', "RAM budget, overriding the board's (bytes, 112K, 112KiB)")
+    .option('--placement <algorithm>', 'arena placement algorithm (greedy-by-size, greedy-by-conflicts, search; default: the best)');
+}
+
+function budgetOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = parseSize(value);
+  if (n === undefined || n <= 0) throw diagnostics.badOption(name, value, 'a size such as 486K, 112KiB, 1M or a number of bytes');
+  return n;
+}
+
+export function planOptions(o: PlanCliOptions, kernels: KernelSet): PlanOptions {
+  return {
+    board: loadBoard(o.board ?? 'stm32h747'),
+    kernels,
+    flashBudget: budgetOption('--flash-budget', o.flashBudget),
+    ramBudget: budgetOption('--ram-budget', o.ramBudget),
+    placement: o.placement,
+  };
+}
+
 export function resolveKernels(o: ModelOptions): { kernels: KernelSet; cmsisNnPath?: string } {
   const cmsisNnPath = o.cmsisNn ?? process.env.CMSIS_NN_PATH;
   if (o.kernels === 'cmsis-nn' || o.kernels === 'portable') return { kernels: o.kernels, cmsisNnPath };
@@ -97,16 +132,20 @@ function action<A extends unknown[]>(f: (...args: A) => Promise<void> | void): (
 
 // --- analyze ---------------------------------------------------------------------------------------
 
-withModelOptions(program.command('analyze <model>'))
-  .description('print the integer IR: ops with shapes, quantization parameters, weight bytes and MACs')
+withPlanOptions(withModelOptions(program.command('analyze <model>')))
+  .description('print the integer IR (ops, shapes, quantization, weight bytes, MACs) and, with --board, the memory plan')
   .option('--json', 'print the report as JSON')
   .action(
-    action(async (model: string, o: ModelOptions & { json?: boolean }) => {
-      const compiled = await compileModel(model, compileOptions(o));
+    action(async (model: string, o: ModelOptions & PlanCliOptions & { json?: boolean }) => {
+      const options = compileOptions(o);
+      const compiled = await compileModel(model, options);
       warn(compiled.warnings);
       const report = analyzeModel(compiled.ir);
+      const plan = o.board ? planMemory(compiled.ir, planOptions(o, options.kernels)) : undefined;
+      if (plan) warn(plan.warnings);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ ...report, inputs: compiled.ir.inputs, outputs: compiled.ir.outputs }, null, 2)}\n`);
+        const json = { ...report, inputs: compiled.ir.inputs, outputs: compiled.ir.outputs, plan: plan ? planJson(plan) : undefined };
+        process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
         return;
       }
       const table = new Table({ head: ['op', 'output', 'quantization', 'detail', 'const bytes', 'MACs'], style: { head: [], border: [] } });
@@ -123,6 +162,7 @@ withModelOptions(program.command('analyze <model>'))
       }
       process.stdout.write(`${report.model}: ${report.totals.ops} ops in ${report.totals.loops} loop(s), ${report.totals.macs} MACs, ${report.totals.constantBytes} bytes of weights and tables\n`);
       process.stdout.write(`${table.toString()}\n`);
+      if (plan) process.stdout.write(`\n${renderPlan(plan)}\n`);
     }),
   );
 
@@ -194,7 +234,5 @@ program
 function kib(bytes: number): string {
   return `${(bytes / 1024).toFixed(bytes % 1024 ? 1 : 0)} KiB`;
 }
-
-export { parseSize };
 
 await program.parseAsync(process.argv);

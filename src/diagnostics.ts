@@ -54,7 +54,7 @@ export class TlgError extends Error {
   /** The one-line form: `error TLG-104 model.onnx: node "x" (Foo): ... Fix: ...`. */
   format(): string {
     const where = formatLocation(this.location);
-    const hint = this.hint ? ` ${this.hint}` : '';
+    const hint = this.hint ? `${/[.!?)]$/.test(this.message) ? '' : '.'} ${this.hint}` : '';
     return `error ${this.code}${where ? ` ${where}:` : ':'} ${this.message}${hint}`;
   }
 }
@@ -149,7 +149,7 @@ export const diagnostics = {
       `dimension ${axis} is dynamic ("${dim}") with no bound`,
       { file, tensor },
       dim.toLowerCase().includes('seq') || axis === 1 || axis === 0
-        ? `Give the sequence length with --seq-len N (and the batch size is always 1).`
+        ? 'Give the sequence length with --seq-len N.'
         : 'Export the model with static shapes, or give the sequence length with --seq-len N.',
     ),
   shapeMismatch: (file: string, node: string, opType: string, what: string) =>

@@ -7,7 +7,8 @@
 // Planning and emission (src/plan, src/emit) take the integer model from here.
 
 import type { Graph } from './onnx/graph.js';
-import { loadModelFile, type LoadedModel } from './onnx/load.js';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { loadModelBytes, type LoadedModel } from './onnx/load.js';
 import type { DType } from './onnx/tensor.js';
 import { inferAndFold } from './passes/infer-and-fold.js';
 import { deduplicate, removeDeadNodes, removeIdentities } from './passes/cleanup.js';
@@ -49,6 +50,12 @@ export interface CompiledModel {
 }
 
 export async function compileModel(file: string, options: CompileOptions): Promise<CompiledModel> {
+  if (!existsSync(file) || !statSync(file).isFile()) throw diagnostics.fileNotFound(file, 'model file');
+  return compileModelBytes(readFileSync(file), file, options);
+}
+
+/** Compiles a model held in memory; `file` names it in diagnostics. */
+export async function compileModelBytes(bytes: Uint8Array, file: string, options: CompileOptions): Promise<CompiledModel> {
   const timings: Record<string, number> = {};
   const time = <T>(phase: string, f: () => T): T => {
     const t0 = performance.now();
@@ -60,7 +67,7 @@ export async function compileModel(file: string, options: CompileOptions): Promi
   const warnings: Warning[] = [];
 
   // 1. Load and clean: fold shape arithmetic, drop identities and dead nodes, dedupe weights.
-  const source = time('load', () => loadModelFile(file, { seqLen: options.seqLen }));
+  const source = time('load', () => loadModelBytes(bytes, file, { seqLen: options.seqLen }));
   const graph = source.graph;
   const hadQdq = graph.nodes.some((n) => n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear' || n.opType === 'QLinearMatMul' || n.opType === 'MatMulInteger');
   time('clean', () => {
@@ -94,7 +101,7 @@ export async function compileModel(file: string, options: CompileOptions): Promi
   const calibrated: string[] = [];
   if (options.calibration && (dry.missing.length > 0 || lstms.length > 0)) {
     const t0 = performance.now();
-    const result = await runCalibration(file, options.calibration, graph, dry.missing, lstms);
+    const result = await runCalibration(bytes, options.calibration, graph, dry.missing, lstms);
     cellRanges = result.cellRanges;
     calibrated.push(...dry.missing.map((m) => m.value));
     timings.calibrate = performance.now() - t0;
@@ -169,7 +176,7 @@ function lstmNodes(graph: Graph): LstmReplay[] {
     });
 }
 
-async function runCalibration(file: string, calibrationFile: string, graph: Graph, missing: MissingQuant[], lstms: LstmReplay[]) {
+async function runCalibration(modelBytes: Uint8Array, calibrationFile: string, graph: Graph, missing: MissingQuant[], lstms: LstmReplay[]) {
   if (graph.inputs.length !== 1) {
     throw diagnostics.calibrationFailed(calibrationFile, `the model has ${graph.inputs.length} inputs; calibration supports one`);
   }
@@ -183,7 +190,7 @@ async function runCalibration(file: string, calibrationFile: string, graph: Grap
   const origins = new Map<MissingQuant, string[]>();
   for (const m of missing) origins.set(m, originsOf(graph, m));
   const names = [...new Set([...origins.values()].flat())];
-  const result = await calibrate(file, calibrationFile, samples, shape, input, names, lstms);
+  const result = await calibrate(modelBytes, calibrationFile, samples, shape, input, names, lstms);
   for (const m of missing) {
     let min = Infinity;
     let max = -Infinity;

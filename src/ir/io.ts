@@ -2,7 +2,8 @@
 // (as ONNX Runtime's QuantizeLinear does it: float32 division, round half to even, saturate),
 // integer outputs dequantized, and the uint8 ↔ int8 shift of models declared with uint8.
 
-import type { IrData, IrIo, IrTensor } from './ir.js';
+import type { IrData, IrIo, IrModel, IrTensor } from './ir.js';
+import { interpret } from './interpreter.js';
 import { roundHalfEven } from '../onnx/ops.js';
 
 function channelAt(t: IrTensor, i: number): number {
@@ -50,4 +51,11 @@ export function dequantize(t: IrTensor, data: IrData): Float32Array {
     out[i] = Math.fround((data[i] - t.quant!.zeroPoint[c]) * Math.fround(t.quant!.scale[c]));
   }
   return out;
+}
+
+/** Runs the golden interpreter on inputs given as the model declares them (floats or integers). */
+export function runExternal(model: IrModel, inputs: ArrayLike<number>[]): ReturnType<typeof externalOutput>[] {
+  const ints = model.inputs.map((io, i) => quantizeInput(io, model.graph.tensors.get(io.tensor)!, inputs[i]));
+  const outs = interpret(model, ints);
+  return model.outputs.map((io, i) => externalOutput(io, model.graph.tensors.get(io.tensor)!, outs[i]));
 }

@@ -76,7 +76,8 @@ export class Lowerer {
   quantOf(v: string, node?: Node): QuantParams {
     const q = this.graph.quant.get(v);
     if (q) {
-      if (!isPerTensor(q) && !this.graph.isConstant(v)) {
+      // Per-axis parameters are fine at the model's boundary, not for an op to compute with.
+      if (node && !isPerTensor(q) && !this.graph.isConstant(v)) {
         throw diagnostics.notIntegerizable(this.graph.file, node?.name ?? v, node?.opType ?? '', `activation "${v}" has per-axis quantization`);
       }
       return q;
@@ -90,10 +91,10 @@ export class Lowerer {
 
   /** Declares (once) the int8 IR tensor of an activation value and returns its name. */
   activation(v: string, node?: Node): string {
-    if (this.hasTensor(v)) return v;
     const q = this.quantOf(v, node);
+    if (this.hasTensor(v)) return v;
     const dtype = q.dtype === 'int32' ? 'int32' : 'int8';
-    this.ir.tensors.set(v, { name: v, dtype, shape: [...this.graph.shapeOf(v)], quant: { scale: q.scale, zeroPoint: q.zeroPoint } });
+    this.ir.tensors.set(v, { name: v, dtype, shape: [...this.graph.shapeOf(v)], quant: { scale: q.scale, zeroPoint: q.zeroPoint, axis: q.axis } });
     return v;
   }
 

@@ -5,7 +5,6 @@
 // the ONNX LSTM operator, so their range comes from replaying each LSTM node in float64 on the
 // inputs ONNX Runtime reports for it.
 
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Ort from 'onnxruntime-node';
 import { onnx } from '../onnx/proto.js';
@@ -39,9 +38,9 @@ export interface CalibrationResult {
 }
 
 /** A session of the original model with `extraOutputs` added as graph outputs. */
-export async function sessionWithOutputs(modelFile: string, extraOutputs: string[]): Promise<Ort.InferenceSession> {
+export async function sessionWithOutputs(modelBytes: Uint8Array, extraOutputs: string[]): Promise<Ort.InferenceSession> {
   const ort = onnxRuntime();
-  const model = onnx.ModelProto.decode(readFileSync(modelFile));
+  const model = onnx.ModelProto.decode(modelBytes);
   const graph = model.graph!;
   const outputs = (graph.output ??= []);
   const existing = new Set(outputs.map((o) => o.name));
@@ -55,7 +54,7 @@ export async function sessionWithOutputs(modelFile: string, extraOutputs: string
 }
 
 export async function calibrate(
-  modelFile: string,
+  modelBytes: Uint8Array,
   calibrationFile: string,
   samples: Float32Array[],
   inputShape: number[],
@@ -67,7 +66,7 @@ export async function calibrate(
   const wanted = [...new Set([...values, ...lstms.map((l) => l.input)])];
   let session: Ort.InferenceSession;
   try {
-    session = await sessionWithOutputs(modelFile, wanted);
+    session = await sessionWithOutputs(modelBytes, wanted);
   } catch (e) {
     throw diagnostics.calibrationFailed(calibrationFile, (e as Error).message.split('\n')[0]);
   }
