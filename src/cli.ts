@@ -5,12 +5,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
-import { compileModel, type CompileOptions, type KernelSet } from './pipeline.js';
+import { compileModel, generate, type CompileOptions, type KernelSet } from './pipeline.js';
 import { analyzeModel } from './ir/analyze.js';
 import { interpret } from './ir/interpreter.js';
 import { externalOutput, quantizeInput } from './ir/io.js';
 import { listBoards, loadBoard, packageRoot, parseSize } from './boards.js';
-import { planMemory, type PlanOptions } from './plan/plan.js';
+import { kib, planMemory, type PlanOptions } from './plan/plan.js';
 import { planJson, renderPlan } from './plan/report.js';
 import { readNpy, samplesOf, writeNpy } from './npy.js';
 import { diagnostics, ExitCode, formatWarning, InternalError, TlgError, type Warning } from './diagnostics.js';
@@ -130,6 +130,26 @@ function action<A extends unknown[]>(f: (...args: A) => Promise<void> | void): (
   };
 }
 
+// --- generate (the main job) -------------------------------------------------------------------------
+
+withPlanOptions(withModelOptions(program.command('generate <model>', { isDefault: true })), true)
+  .description('generate the firmware project: C model code, kernels, board support, test application, emulator scripts')
+  .requiredOption('-o, --out <dir>', 'output folder (replaced as a whole, only if tinylstm-gen wrote it)')
+  .option('--inputs <file.npy>', 'float inputs for the test application (default: synthetic ones)')
+  .action(
+    action(async (model: string, o: ModelOptions & PlanCliOptions & { out: string; inputs?: string }) => {
+      const options = compileOptions(o);
+      const result = await generate(model, { ...options, ...planOptions(o, options.kernels), out: o.out, inputs: o.inputs, version });
+      warn(result.compiled.warnings);
+      warn(result.plan.warnings);
+      const p = result.plan;
+      info(
+        `${result.compiled.ir.name} → ${o.out}: ${p.board}, ${p.kernels} kernels; flash ${kib(p.flash.total)} of ${kib(p.flash.budget)}, ` +
+          `RAM ${kib(p.ram.total)} of ${kib(p.ram.budget)} (arena ${p.arena.size} B, lower bound ${p.arena.lowerBound} B); ${result.files.size} files in ${result.generateMs.toFixed(0)} ms`,
+      );
+    }),
+  );
+
 // --- analyze ---------------------------------------------------------------------------------------
 
 withPlanOptions(withModelOptions(program.command('analyze <model>')))
@@ -231,8 +251,5 @@ program
     }),
   );
 
-function kib(bytes: number): string {
-  return `${(bytes / 1024).toFixed(bytes % 1024 ? 1 : 0)} KiB`;
-}
 
 await program.parseAsync(process.argv);

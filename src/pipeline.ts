@@ -4,7 +4,8 @@
 //   → lowering (dry run: which tensors lack parameters) → calibration when needed
 //   → lowering → IR fusions → integer model
 //
-// Planning and emission (src/plan, src/emit) take the integer model from here.
+// and for `generate`: integer model → test inputs and golden outputs → memory plan → C project
+// → atomic write.
 
 import type { Graph } from './onnx/graph.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -21,7 +22,13 @@ import { optimizeIr } from './passes/ir-fuse.js';
 import { calibrate, type LstmReplay } from './quant/calibrate.js';
 import { chooseActivationParams } from './quant/params.js';
 import { cmsisNnSigmoidTable, defaultSigmoidTable } from './quant/tables.js';
-import type { IrIo, IrModel } from './ir/ir.js';
+import type { IrData, IrIo, IrModel } from './ir/ir.js';
+import { interpret } from './ir/interpreter.js';
+import { quantizeInput } from './ir/io.js';
+import { analyzeModel } from './ir/analyze.js';
+import type { Board } from './boards.js';
+import { planMemory, type MemoryPlan } from './plan/plan.js';
+import { applicationBytes, generateProjectFiles, writeProjectAtomically, type ProjectFiles } from './emit/project.js';
 import { readNpy, samplesOf } from './npy.js';
 import { diagnostics, warnings as warningsOf, type Warning } from './diagnostics.js';
 
@@ -213,4 +220,90 @@ function originsOf(top: Graph, m: MissingQuant): string[] {
     }
   }
   throw diagnostics.calibrationFailed(top.file, `tensor "${m.value}" has no counterpart in the model to measure`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generation: compile, choose the test inputs, plan, emit, write.
+// ---------------------------------------------------------------------------------------------
+
+export interface GenerateOptions extends CompileOptions {
+  board: Board;
+  out: string;
+  flashBudget?: number;
+  ramBudget?: number;
+  placement?: string;
+  /** Float inputs (.npy) for the test application; synthetic ones when not given. */
+  inputs?: string;
+  version: string;
+}
+
+export interface GeneratedProject {
+  compiled: CompiledModel;
+  plan: MemoryPlan;
+  files: ProjectFiles;
+  tests: { inputs: IrData[][]; outputs: IrData[][] };
+  generateMs: number;
+}
+
+/** The number of synthetic test inputs when none are given. */
+const SYNTHETIC_TESTS = 4;
+
+export async function generate(modelFile: string, options: GenerateOptions): Promise<GeneratedProject> {
+  const t0 = performance.now();
+  const compiled = await compileModel(modelFile, options);
+  const model = compiled.ir;
+
+  // The test application's inputs, and their golden outputs from the interpreter.
+  const inputs = options.inputs ? testInputsFromNpy(model, options.inputs) : syntheticInputs(model, SYNTHETIC_TESTS);
+  const outputs = inputs.map((sample) => interpret(model, sample));
+
+  const plan = planMemory(model, {
+    board: options.board,
+    kernels: options.kernels,
+    flashBudget: options.flashBudget,
+    ramBudget: options.ramBudget,
+    placement: options.placement,
+    application: applicationBytes(model, inputs.length),
+  });
+  const report = analyzeModel(model);
+  const files = generateProjectFiles({
+    model,
+    modelFile,
+    plan,
+    board: options.board,
+    kernels: options.kernels,
+    tests: { inputs, outputs },
+    version: options.version,
+    facts: { ops: report.totals.ops, macs: report.totals.macs, steps: model.graph.ops.find((op) => op.kind === 'Loop')?.steps ?? 0 },
+  });
+  writeProjectAtomically(options.out, files);
+  return { compiled, plan, files, tests: { inputs, outputs }, generateMs: performance.now() - t0 };
+}
+
+function testInputsFromNpy(model: IrModel, file: string): IrData[][] {
+  if (model.inputs.length !== 1) throw diagnostics.badOption('--inputs', file, 'a model with one input');
+  const io = model.inputs[0];
+  const npy = readNpy(file);
+  const samples = samplesOf(npy, io.shape);
+  if (!samples) throw diagnostics.inputShape(file, io.shape, npy.shape);
+  const t = model.graph.tensors.get(io.tensor)!;
+  return samples.map((s) => [quantizeInput(io, t, s)]);
+}
+
+/** Deterministic pseudo-random integers over each input's whole range. */
+function syntheticInputs(model: IrModel, count: number): IrData[][] {
+  let seed = 0x2545f491;
+  const next = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 4294967296;
+  };
+  return Array.from({ length: count }, () =>
+    model.inputs.map((io) => {
+      const t = model.graph.tensors.get(io.tensor)!;
+      const n = t.shape.reduce((a, b) => a * b, 1);
+      return t.dtype === 'int32' ? Int32Array.from({ length: n }, () => Math.floor(next() * 65536) - 32768) : Int8Array.from({ length: n }, () => Math.floor(next() * 256) - 128);
+    }),
+  );
 }

@@ -12,6 +12,7 @@ import { execa } from 'execa';
 import Handlebars from 'handlebars';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { listBoards, packageRoot, type Board } from '../src/boards.js';
+import { boardMacros as boardMacroList, linkerContext as boardLinkerContext } from '../src/emit/board.js';
 
 const workDir = join(packageRoot, 'test', '.work', 'board-support');
 const fixtureDir = join(packageRoot, 'test', 'fixtures', 'board-hello');
@@ -28,76 +29,15 @@ const boardNamed = (name: string): Board => {
   return board;
 };
 
-// ---- What a generated project will derive from board.json (firmware/boards/README.md). ----
+// ---- What a generated project derives from board.json (src/emit/board.ts). ----
 
-/** The -D flags that the generated tlg_board_config.h would define. */
+/** The -D flags that the generated tlg_board_config.h defines. */
 function boardMacros(board: Board): string[] {
-  const defines: Record<string, string | number> = {
-    TLG_CPU_HZ: board.core.clockHz,
-    TLG_UART_BASE: `0x${board.uart.base.toString(16)}`,
-    TLG_UART_BAUD: board.uart.baud,
-  };
-  if (board.power.supply === 'ldo') defines.TLG_POWER_LDO = 1;
-  if (board.power.supply === 'smps') defines.TLG_POWER_SMPS = 1;
-  const clock = board.clock;
-  if (clock) {
-    defines[clock.source === 'hsi' ? 'TLG_CLK_SOURCE_HSI' : 'TLG_CLK_SOURCE_HSE'] = 1;
-    defines.TLG_CLK_SOURCE_HZ = clock.sourceHz;
-    if (clock.source === 'hse') defines.TLG_CLK_HSE_BYPASS = clock.hseBypass ? 1 : 0;
-    defines.TLG_CLK_VOS = clock.voltageScale;
-    for (const [key, value] of Object.entries(clock.pll1)) {
-      defines[`TLG_CLK_PLL1_${key.toUpperCase()}`] = value;
-    }
-    for (const [key, value] of Object.entries(clock.prescalers)) {
-      defines[`TLG_CLK_${key.toUpperCase()}`] = value;
-    }
-    defines.TLG_CLK_FLASH_LATENCY = clock.flash.latency;
-    defines.TLG_CLK_FLASH_WRHIGHFREQ = clock.flash.programmingDelay;
-  }
-  return Object.entries(defines).map(([name, value]) => `-D${name}=${value}`);
+  return boardMacroList(board).map(([name, value]) => `-D${name}=${value}`);
 }
 
-interface LinkerContext {
-  generatedBy: string;
-  memory: { name: string; origin: string; length: number }[];
-  flashRegion: string;
-  ramRegion: string;
-  spillRegion?: string;
-  flashBudget: number;
-  ramBudget: number;
-  stackBytes: number;
-}
-
-/** Regions cut to the budget; code goes where "code" is held, the stack where "stack" is, and
- *  .tlg_spill to another RAM region that holds data, if there is one. */
-function linkerContext(board: Board): LinkerContext {
-  const budgetOf = (kind: 'flash' | 'ram') =>
-    kind === 'flash' ? board.budget.flash : board.budget.ram;
-  const regionHolding = (what: Board['memory'][number]['holds'][number]) =>
-    board.memory.find((r) => r.holds.includes(what));
-  const flash = regionHolding('code');
-  const ram = regionHolding('stack');
-  if (!flash || !ram) throw new Error(`${board.name}: no region holds code or stack`);
-  const spill = board.memory.find(
-    (r) =>
-      r.kind === 'ram' &&
-      r !== ram &&
-      (r.holds.includes('data') || r.holds.includes('fast-weights')),
-  );
-  return {
-    generatedBy: `test/board-support.test.ts for board ${board.name}`,
-    memory: board.memory.map((r) => ({
-      name: r.name,
-      origin: `0x${r.origin.toString(16).padStart(8, '0')}`,
-      length: Math.min(r.length, budgetOf(r.kind)),
-    })),
-    flashRegion: flash.name,
-    ramRegion: ram.name,
-    spillRegion: spill?.name,
-    flashBudget: board.budget.flash,
-    ramBudget: board.budget.ram,
-    stackBytes: board.support.stackBytes,
-  };
+function linkerContext(board: Board) {
+  return boardLinkerContext(board, `test/board-support.test.ts for board ${board.name}`);
 }
 
 function firmwareDir(board: Board): string {

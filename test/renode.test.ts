@@ -27,7 +27,7 @@ const platformsMissing =
 const workDir = join(packageRoot, 'test', '.work', 'renode');
 
 const model = 'pm-tiny';
-const elf = 'build/firmware.elf';
+const elf = '../build/stm32h747/firmware.elf';
 const timeoutSeconds = 60;
 
 const boards = listBoards();
@@ -310,11 +310,8 @@ describe('renodeContext', () => {
     expect(ctx.rescFile).toBe('my_model__v2_.resc');
   });
 
-  it('refuses an ELF outside the project', () => {
-    const board = renodeBoards[0];
-    for (const outside of ['../firmware.elf', '/tmp/firmware.elf']) {
-      expect(() => renodeContext(board, model, outside, timeoutSeconds)).toThrow(/relative/);
-    }
+  it('refuses an absolute ELF path', () => {
+    expect(() => renodeContext(renodeBoards[0], model, '/tmp/firmware.elf', timeoutSeconds)).toThrow(/relative/);
   });
 });
 

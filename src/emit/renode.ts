@@ -2,8 +2,8 @@
 // machine and loads the firmware, a Robot Framework suite for renode-test that takes the
 // firmware's verdict from its UART, and a GitHub Actions workflow that runs the suite on CI.
 //
-// Both files lie at the root of the generated project, beside the Makefile, so that the ELF
-// path of the context is relative to them too. The names, commands and keywords they use were
+// Both files lie in the generated project's renode/ folder; the ELF path of the context is
+// relative to that folder. The names, commands and keywords they use were
 // checked against Renode's sources at the revision that board.json names (see the templates).
 
 import { readFileSync } from 'node:fs';
@@ -35,14 +35,14 @@ export interface RenodeFiles {
   robot: string;
 }
 
-/** File names of the script and the suite at the project's root. */
+/** File names of the script and the suite in the project's renode/ folder. */
 export function renodeFileNames(model: string): RenodeFiles {
   const name = renodeName(model);
   return { resc: `${name}.resc`, robot: `${name}.robot` };
 }
 
 /**
- * The template context for `board`, running `elf` (relative to the project's root) with
+ * The template context for `board`, running `elf` (relative to the Renode files' folder) with
  * `timeoutSeconds` of emulated time for each line the suite waits for.
  */
 export function renodeContext(
@@ -59,8 +59,8 @@ export function renodeContext(
         'use a board that Renode models, such as stm32h747',
     );
   }
-  if (posix.isAbsolute(elf) || elf.split('/').includes('..')) {
-    throw new Error(`the ELF path "${elf}" must be relative to the project's root and inside it`);
+  if (posix.isAbsolute(elf)) {
+    throw new Error(`the ELF path "${elf}" must be relative to the folder of the Renode files`);
   }
   if (!(timeoutSeconds > 0)) {
     throw new Error(`the Renode timeout must be a positive number of seconds: ${timeoutSeconds}`);
@@ -120,7 +120,7 @@ function compileTemplate(file: string): Handlebars.TemplateDelegate {
  */
 export function renodeCiWorkflow(board: Board, ctx: RenodeContext, projectDir = '.'): string {
   const files = renodeFileNames(ctx.model);
-  const inProject = (path: string) => posix.normalize(posix.join(projectDir, path));
+  const inProject = (path: string) => posix.normalize(posix.join(projectDir, 'renode', path));
   const packages = [...board.toolchain.debianPackages, 'make'].join(' ');
   const quote = (s: string) => JSON.stringify(s);
   return [

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { IrModel, IrOp } from '../ir/ir.js';
 import { allGraphs } from '../ir/ir.js';
 import { packageRoot } from '../boards.js';
-import type { KernelSetName } from './scratch.js';
+import type { KernelSetName } from './kernel-needs.js';
 
 interface CodeSizes {
   portable: Record<IrOp['kind'], number>;

@@ -15,6 +15,7 @@ import { bytesOf, elementCount } from '../ir/ir.js';
 import { invariant } from '../diagnostics.js';
 import type { Schedule } from './schedule.js';
 import { readSteps } from './schedule.js';
+import { mayWriteInPlace, type KernelSetName } from './kernel-needs.js';
 
 /**
  * arena: planned activations; state: the persistent recurrent state; const: flash;
@@ -50,10 +51,7 @@ export interface MemoryLayout {
 
 const ACTIVATION_ALIGNMENT = 4;
 
-/** Ops that can write their output over an input of the same size, element by element. */
-const elementwise = new Set<IrOp['kind']>(['Add', 'Mul', 'Lut', 'Requantize']);
-
-export function layoutMemory(s: Schedule, top: IrGraph): MemoryLayout {
+export function layoutMemory(s: Schedule, top: IrGraph, kernels: KernelSetName): MemoryLayout {
   // 1. Lifetimes.
   const reads = readSteps(s);
   const def = new Map<string, number>();
@@ -124,7 +122,7 @@ export function layoutMemory(s: Schedule, top: IrGraph): MemoryLayout {
   const inPlaceStates = new Set<string>();
   for (const span of s.loops) {
     for (const st of span.loop.states) {
-      if (canWriteStateInPlace(s, stepOfOp, st.bodyIn, st.bodyOut, reads, tensor)) inPlaceStates.add(st.bodyOut);
+      if (canWriteStateInPlace(s, stepOfOp, st.bodyIn, st.bodyOut, reads, tensor, kernels)) inPlaceStates.add(st.bodyOut);
       else stateCommits.push({ bodyIn: st.bodyIn, bodyOut: st.bodyOut });
     }
   }
@@ -153,8 +151,9 @@ export function layoutMemory(s: Schedule, top: IrGraph): MemoryLayout {
       if (st && inPlaceStates.has(o) && isFreeRoot(o)) unite(o, st.bodyIn, 0);
     }
     // An elementwise op writes over an input that dies with it.
-    if (elementwise.has(op.kind) && isFreeArenaRoot(out)) {
-      const target = op.inputs.find((i) => {
+    if (isFreeArenaRoot(out)) {
+      const target = op.inputs.find((i, k) => {
+        if (!mayWriteInPlace(op, kernels, 0, k)) return false;
         const r = root(i);
         return (
           storage.get(r.buffer) === 'arena' &&
@@ -238,6 +237,7 @@ function canWriteStateInPlace(
   bodyOut: string,
   reads: Map<string, number[]>,
   tensor: (v: string) => IrTensor,
+  kernels: KernelSetName,
 ): boolean {
   const writer = s.ops.find((so) => so.op.outputs.includes(bodyOut));
   if (!writer) return false;
@@ -248,7 +248,7 @@ function canWriteStateInPlace(
   const writerStep = stepOfOp.get(op)!;
   if (readers.some((step) => step > writerStep)) return false;
   if (!readers.includes(writerStep)) return true;
-  // The writer reads the old value: fine for elementwise ops, and for the LSTM cell, which
-  // reads all of h and c before it writes them (arm_nn_lstm_step_s8 and the portable kernel).
-  return elementwise.has(op.kind) || op.kind === 'LstmCell';
+  // The writer itself reads the old value: the kernel must be able to work in place.
+  const output = op.outputs.indexOf(bodyOut);
+  return op.inputs.every((v, k) => v !== bodyIn || mayWriteInPlace(op, kernels, output, k));
 }

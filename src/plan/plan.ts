@@ -9,7 +9,7 @@ import type { Board, MemoryRegion } from '../boards.js';
 import { diagnostics, warnings as warningsOf, type Warning } from '../diagnostics.js';
 import { buildSchedule } from './schedule.js';
 import { layoutMemory, type Buffer, type MemoryLayout } from './memory.js';
-import { scratchBuffers, type KernelSetName } from './scratch.js';
+import { scratchBuffers, type KernelSetName } from './kernel-needs.js';
 import { getPlacementAlgorithm, lowerBound, placeBest, validatePlacement, type BufferRequest, type Placement } from './placement/index.js';
 import { estimateCode } from './code-size.js';
 
@@ -66,7 +66,7 @@ const STATE_ALIGNMENT = 4;
 export function planMemory(model: IrModel, options: PlanOptions): MemoryPlan {
   const { board, kernels } = options;
   const schedule = buildSchedule(model.graph);
-  const layout = layoutMemory(schedule, model.graph);
+  const layout = layoutMemory(schedule, model.graph, kernels);
   const warnings: Warning[] = [];
 
   // 1. Arena requests: activations and the kernels' scratch buffers.

@@ -1,0 +1,186 @@
+// The portable kernel set: every op onto the project's own C99 kernels
+// (firmware/kernels/portable/tlg_kernels.h). The CMSIS-NN set reuses these lowerings for the
+// ops CMSIS-NN has no kernel for (tables, views, requantization).
+
+import type { IrOp, LstmCellOp, LstmGate, Requant } from '../../ir/ir.js';
+import { int32Literal } from '../c.js';
+import type { EmitContext, KernelLowering } from './types.js';
+import { invariant } from '../../diagnostics.js';
+
+type Op<K extends IrOp['kind']> = Extract<IrOp, { kind: K }>;
+
+const rq = (r: Requant) => `{${int32Literal(r.multiplier)}, ${r.shift}}`;
+
+function rowsOf(ctx: EmitContext, value: string, k: number): number {
+  return ctx.elements(value) / k;
+}
+
+export function fullyConnected(op: Op<'FullyConnected'>, ctx: EmitContext): string[] {
+  const [n, k] = ctx.tensor(op.weights).shape;
+  const requant = ctx.declare(`${op.name}_requant`, `tlg_requant`, `{${op.requant.map(rq).join(', ')}}`, true);
+  const params = ctx.declare(
+    `${op.name}_params`,
+    'tlg_fc_params',
+    `{${op.inputOffset}, ${op.weightOffset}, ${op.outputOffset}, ${int32Literal(op.activationMin)}, ${op.activationMax}, ${requant}, ${op.requant.length > 1 ? 1 : 0}}`,
+  );
+  const fn = op.outputDtype === 'int32' ? 'tlg_fully_connected_s8_s32' : 'tlg_fully_connected_s8';
+  const bias = op.bias ? ctx.ref(op.bias) : 'NULL';
+  return [`${fn}(&${params}, ${rowsOf(ctx, op.inputs[0], k)}, ${k}, ${n}, ${ctx.ref(op.inputs[0])}, ${ctx.ref(op.weights)}, ${bias}, ${ctx.ref(op.outputs[0])});`];
+}
+
+function matMul(op: Op<'MatMul'>, ctx: EmitContext): string[] {
+  const as = ctx.tensor(op.inputs[0]).shape;
+  const bs = ctx.tensor(op.inputs[1]).shape;
+  const ys = ctx.tensor(op.outputs[0]).shape;
+  const [m, k] = as.length === 1 ? [1, as[0]] : as.slice(-2);
+  const n = bs.length === 1 ? 1 : bs[bs.length - 1];
+  const batch = ys.slice(0, Math.max(ys.length - 2, 0));
+  invariant(batch.length <= 4, `MatMul ${op.name} has more than 4 batch dimensions`);
+  const strides = (shape: number[], inner: number) => {
+    const own = shape.slice(0, Math.max(shape.length - 2, 0));
+    return batch.map((_, d) => {
+      const s = d - (batch.length - own.length);
+      if (s < 0 || own[s] === 1) return 0;
+      return inner * own.slice(s + 1).reduce((a, b) => a * b, 1);
+    });
+  };
+  const pad = (xs: number[]) => `{${[...xs, 0, 0, 0, 0].slice(0, 4).join(', ')}}`;
+  const params = ctx.declare(
+    `${op.name}_params`,
+    'tlg_matmul_params',
+    `{${op.aOffset}, ${op.bOffset}, ${op.outputOffset}, ${rq(op.requant)}, ${m}, ${k}, ${n}, ${batch.length}, ${pad(batch)}, ${pad(strides(as, m * k))}, ${pad(strides(bs, k * n))}}`,
+  );
+  const fn = op.outputDtype === 'int32' ? 'tlg_matmul_s8_s32' : 'tlg_matmul_s8';
+  return [`${fn}(&${params}, ${ctx.ref(op.inputs[0])}, ${ctx.ref(op.inputs[1])}, ${ctx.ref(op.outputs[0])});`];
+}
+
+function add(op: Op<'Add'>, ctx: EmitContext): string[] {
+  const params = ctx.declare(
+    `${op.name}_params`,
+    'tlg_add_params',
+    `{${op.input1Offset}, ${rq(op.input1)}, ${op.input2Offset}, ${rq(op.input2)}, ${op.leftShift}, ${op.outputOffset}, ${rq(op.output)}, ${op.activationMin}, ${op.activationMax}}`,
+  );
+  return [`tlg_add_s8(&${params}, ${ctx.elements(op.outputs[0])}, ${ctx.ref(op.inputs[0])}, ${ctx.ref(op.inputs[1])}, ${ctx.ref(op.outputs[0])});`];
+}
+
+function mul(op: Op<'Mul'>, ctx: EmitContext): string[] {
+  const params = ctx.declare(
+    `${op.name}_params`,
+    'tlg_mul_params',
+    `{${op.input1Offset}, ${op.input2Offset}, ${op.outputOffset}, ${rq(op.output)}, ${op.activationMin}, ${op.activationMax}}`,
+  );
+  return [`tlg_mul_s8(&${params}, ${ctx.elements(op.outputs[0])}, ${ctx.ref(op.inputs[0])}, ${ctx.ref(op.inputs[1])}, ${ctx.ref(op.outputs[0])});`];
+}
+
+function softmax(op: Op<'Softmax'>, ctx: EmitContext): string[] {
+  const shape = ctx.tensor(op.inputs[0]).shape;
+  const row = shape[shape.length - 1];
+  const params = ctx.declare(`${op.name}_params`, 'tlg_softmax_params', `{${int32Literal(op.multiplier)}, ${op.shift}, ${op.diffMin}}`);
+  return [`tlg_softmax_s8(&${params}, ${ctx.elements(op.inputs[0]) / row}, ${row}, ${ctx.ref(op.inputs[0])}, ${ctx.ref(op.outputs[0])});`];
+}
+
+function requantize(op: Op<'Requantize'>, ctx: EmitContext): string[] {
+  const params = ctx.declare(`${op.name}_params`, 'tlg_requantize_params', `{${op.inputOffset}, ${op.outputOffset}, ${rq(op.requant)}}`);
+  return [`tlg_requantize_s8(&${params}, ${ctx.elements(op.outputs[0])}, ${ctx.ref(op.inputs[0])}, ${ctx.ref(op.outputs[0])});`];
+}
+
+function lut(op: Op<'Lut'>, ctx: EmitContext): string[] {
+  return [`tlg_lut_s8(${ctx.ref(op.table)}, ${ctx.elements(op.outputs[0])}, ${ctx.ref(op.inputs[0])}, ${ctx.ref(op.outputs[0])});`];
+}
+
+function elementSize(ctx: EmitContext, value: string): number {
+  const t = ctx.tensor(value);
+  return t.dtype === 'int8' ? 1 : t.dtype === 'int32' ? 4 : 2;
+}
+
+/** Whether the plan stored `v` at `bytes` into `base` already. */
+function storedAt(ctx: EmitContext, v: string, base: string, bytes: number): boolean {
+  const a = ctx.at(v);
+  const b = ctx.at(base);
+  return a.buffer === b.buffer && a.offset === b.offset + bytes;
+}
+
+/** Views cost nothing when the plan aliased them; otherwise they copy. */
+function reshape(op: Op<'Reshape'>, ctx: EmitContext): string[] {
+  if (storedAt(ctx, op.outputs[0], op.inputs[0], 0)) return [];
+  return [`memcpy(${ctx.ref(op.outputs[0])}, ${ctx.ref(op.inputs[0])}, ${ctx.bytes(op.outputs[0])});`];
+}
+
+function copy(op: Op<'Copy'>, ctx: EmitContext): string[] {
+  const size = elementSize(ctx, op.outputs[0]);
+  if (storedAt(ctx, op.outputs[0], op.inputs[0], op.offset * size)) return [];
+  const t = ctx.tensor(op.outputs[0]);
+  invariant(t.shape.length <= 6, `Copy ${op.name} has more than 6 dimensions`);
+  const pad = (xs: number[]) => `{${[...xs, 0, 0, 0, 0, 0, 0].slice(0, 6).join(', ')}}`;
+  const params = ctx.declare(`${op.name}_params`, 'tlg_copy_params', `{${size}, ${t.shape.length}, ${op.offset}, ${pad(t.shape)}, ${pad(op.strides)}}`);
+  return [`tlg_copy(&${params}, ${ctx.ref(op.inputs[0])}, ${ctx.ref(op.outputs[0])});`];
+}
+
+function concat(op: Op<'Concat'>, ctx: EmitContext): string[] {
+  const y = op.outputs[0];
+  const size = elementSize(ctx, y);
+  const outer = ctx.tensor(y).shape.slice(0, op.axis).reduce((a, b) => a * b, 1);
+  if (outer === 1) {
+    // Consecutive blocks: copy the inputs the plan did not already place there.
+    const lines: string[] = [];
+    let bytes = 0;
+    for (const v of op.inputs) {
+      if (!storedAt(ctx, v, y, bytes)) lines.push(`memcpy((int8_t *)${ctx.ref(y)} + ${bytes}, ${ctx.ref(v)}, ${ctx.bytes(v)});`);
+      bytes += ctx.bytes(v);
+    }
+    return lines;
+  }
+  const inner = ctx.declare(`${op.name}_inner`, 'int32_t', `{${op.inputs.map((v) => ctx.elements(v) / outer).join(', ')}}`, true);
+  const params = ctx.declare(`${op.name}_params`, 'tlg_concat_params', `{${size}, ${outer}, ${ctx.elements(y) / outer}, ${op.inputs.length}, ${inner}}`);
+  const inputs = `(const void *const[]){${op.inputs.map((v) => ctx.ref(v)).join(', ')}}`;
+  return [`tlg_concat(&${params}, ${inputs}, ${ctx.ref(y)});`];
+}
+
+function gate(g: LstmGate, ctx: EmitContext): string {
+  return `{${ctx.ref(g.inputWeights)}, ${ctx.ref(g.hiddenWeights)}, ${ctx.ref(g.inputEffectiveBias)}, ${ctx.ref(g.hiddenEffectiveBias)}, ${rq(g.input)}, ${rq(g.hidden)}, ${g.activation === 'sigmoid' ? 'TLG_SIGMOID' : 'TLG_TANH'}}`;
+}
+
+function lstmCell(op: LstmCellOp, ctx: EmitContext): string[] {
+  const [hidden, input] = ctx.tensor(op.gates.forget.inputWeights).shape;
+  const batch = ctx.elements(op.inputs[1]) / hidden;
+  const g = op.gates;
+  const params = ctx.declare(
+    `${op.name}_params`,
+    'tlg_lstm_params',
+    `{${batch}, ${input}, ${hidden}, ${rq(op.forgetToCell)}, ${rq(op.inputToCell)}, ${op.cellClip}, ${op.cellScalePower}, ${rq(op.hidden)}, ${op.hiddenOffset}, ${gate(g.forget, ctx)}, ${gate(g.input, ctx)}, ${gate(g.cell, ctx)}, ${gate(g.output, ctx)}, ${ctx.ref(op.activationTable)}}`,
+  );
+  const [x, h, c] = op.inputs.map((v) => ctx.ref(v));
+  const [hOut, cOut] = op.outputs.map((v) => ctx.ref(v));
+  return [`tlg_lstm_step_s8(&${params}, ${x}, ${h}, ${c}, ${hOut}, ${cOut});`];
+}
+
+export const portable: KernelLowering = {
+  name: 'portable',
+  includes: ['tlg_kernels.h'],
+  lower(op, ctx) {
+    switch (op.kind) {
+      case 'FullyConnected':
+        return fullyConnected(op, ctx);
+      case 'MatMul':
+        return matMul(op, ctx);
+      case 'Add':
+        return add(op, ctx);
+      case 'Mul':
+        return mul(op, ctx);
+      case 'Softmax':
+        return softmax(op, ctx);
+      case 'Requantize':
+        return requantize(op, ctx);
+      case 'Lut':
+        return lut(op, ctx);
+      case 'Reshape':
+        return reshape(op, ctx);
+      case 'Copy':
+        return copy(op, ctx);
+      case 'Concat':
+        return concat(op, ctx);
+      case 'LstmCell':
+        return lstmCell(op, ctx);
+    }
+  },
+};
