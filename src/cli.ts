@@ -2,10 +2,14 @@
 // stderr; every user error exits with its diagnostic's code and nothing else.
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import ora from 'ora';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
-import { compileModel, generate, type CompileOptions, type KernelSet } from './pipeline.js';
+import { compileModel, generate, validate, type CompileOptions, type KernelSet } from './pipeline.js';
+import type { EmulatorChoice } from './run/compare.js';
+import { renderValidation } from './run/report.js';
 import { analyzeModel } from './ir/analyze.js';
 import { interpret } from './ir/interpreter.js';
 import { externalOutput, quantizeInput } from './ir/io.js';
@@ -35,6 +39,11 @@ const program = new Command('tinylstm-gen')
   .option('--verbose', 'log every phase with its timing')
   .option('--quiet', 'print results and errors only')
   .showHelpAfterError();
+
+function identifierOf(file: string): string {
+  const base = basename(file).replace(/\.onnx$/i, '');
+  return base === 'model' ? basename(join(file, '..')) : base;
+}
 
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();
@@ -147,6 +156,43 @@ withPlanOptions(withModelOptions(program.command('generate <model>', { isDefault
         `${result.compiled.ir.name} → ${o.out}: ${p.board}, ${p.kernels} kernels; flash ${kib(p.flash.total)} of ${kib(p.flash.budget)}, ` +
           `RAM ${kib(p.ram.total)} of ${kib(p.ram.budget)} (arena ${p.arena.size} B, lower bound ${p.arena.lowerBound} B); ${result.files.size} files in ${result.generateMs.toFixed(0)} ms`,
       );
+    }),
+  );
+
+// --- validate ----------------------------------------------------------------------------------------
+
+withPlanOptions(withModelOptions(program.command('validate <model>')), true)
+  .description('generate, build and run the firmware in an emulator; compare it with the golden model and ONNX Runtime')
+  .addOption(new Option('--emulator <which>', 'auto: Renode when installed (real boards), else the QEMU twin').choices(['auto', 'qemu', 'renode']).default('auto'))
+  .option('--inputs <file.npy>', 'float inputs to run (default: synthetic ones)')
+  .option('-o, --out <dir>', 'where to generate and build the project (default: a folder under the system temp dir)')
+  .option('--timeout <seconds>', 'emulator time limit', '120')
+  .option('--json', 'print the result as JSON')
+  .action(
+    action(async (model: string, o: ModelOptions & PlanCliOptions & { emulator: EmulatorChoice; inputs?: string; out?: string; timeout: string; json?: boolean }) => {
+      const options = compileOptions(o);
+      const plan = planOptions(o, options.kernels);
+      const timeout = Number(o.timeout);
+      if (!(timeout > 0)) throw diagnostics.badOption('--timeout', o.timeout, 'a positive number of seconds');
+      const out = o.out ?? join(tmpdir(), 'tinylstm-gen', `${identifierOf(model)}-${plan.board.name}-${options.kernels}`);
+      const spinner = !o.json && !globals().quiet && process.stderr.isTTY ? ora({ stream: process.stderr }).start('validating') : undefined;
+      const progress = (step: string) => (spinner ? (spinner.text = step) : verbose(step));
+      let result;
+      try {
+        result = await validate(model, { ...options, ...plan, out, inputs: o.inputs, version, emulator: o.emulator, timeoutSeconds: timeout, progress });
+      } finally {
+        spinner?.stop();
+      }
+      warn(result.warnings);
+      if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else process.stdout.write(`${renderValidation(result)}\n`);
+      if (!result.pass) {
+        const first = result.bitExact.first;
+        const why = first
+          ? `${result.bitExact.mismatches} of ${result.bitExact.elements} output values differ from the golden model; first at input ${first.input}, output ${first.output}, element ${first.index}: got ${first.got}, expected ${first.expected}`
+          : `the Renode test failed: ${result.renode.reason}`;
+        throw diagnostics.mismatch(why, '');
+      }
     }),
   );
 

@@ -9,6 +9,7 @@
 
 import type { Graph } from './onnx/graph.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadModelBytes, type LoadedModel } from './onnx/load.js';
 import type { DType } from './onnx/tensor.js';
 import { inferAndFold } from './passes/infer-and-fold.js';
@@ -27,6 +28,22 @@ import { interpret } from './ir/interpreter.js';
 import { quantizeInput } from './ir/io.js';
 import { analyzeModel } from './ir/analyze.js';
 import type { Board } from './boards.js';
+import { buildProject } from './run/build.js';
+import { elfSize } from './run/elf.js';
+import { runQemu, type EmulatorRun } from './run/qemu.js';
+import { parseFirmwareOutput } from './run/protocol.js';
+import { renodeAvailable, runRenode } from './run/renode.js';
+import { renodeFileNames } from './emit/renode.js';
+import {
+  compareExact,
+  compareWithOnnxRuntime,
+  costs,
+  firmwareOutputs,
+  readUartLog,
+  twinOf,
+  type EmulatorChoice,
+  type ValidationResult,
+} from './run/compare.js';
 import { planMemory, type MemoryPlan } from './plan/plan.js';
 import { applicationBytes, generateProjectFiles, writeProjectAtomically, type ProjectFiles } from './emit/project.js';
 import { readNpy, samplesOf } from './npy.js';
@@ -307,3 +324,98 @@ function syntheticInputs(model: IrModel, count: number): IrData[][] {
     }),
   );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Validation: generate, build, run in an emulator, compare.
+//
+//   generate the project → build the board's firmware (its ELF is checked against the plan)
+//   → run: Renode when it is installed and the board is a real one, the QEMU twin otherwise
+//   → parse the UART → compare with the golden model and with ONNX Runtime
+// ---------------------------------------------------------------------------------------------
+
+export interface ValidateOptions extends GenerateOptions {
+  emulator: EmulatorChoice;
+  timeoutSeconds: number;
+  /** Progress of the long steps (build, emulator run). */
+  progress?: (step: string) => void;
+}
+
+export async function validate(modelFile: string, o: ValidateOptions): Promise<ValidationResult> {
+  const progress = o.progress ?? (() => {});
+  const board = o.board;
+  const warned: Warning[] = [];
+
+  // 1. Generate the project (the test application embeds the inputs and golden outputs).
+  progress('generating the project');
+  const project = await generate(modelFile, o);
+  warned.push(...project.compiled.warnings, ...project.plan.warnings);
+
+  // 2. Build the board's firmware: its ELF is checked against the plan in every case.
+  progress(`building ${board.name}`);
+  await buildProject({ projectDir: o.out, board, cmsisNnPath: o.cmsisNnPath });
+  const size = await elfSize(join(o.out, 'build', board.name, 'firmware.elf'), board);
+
+  // 3. Run: Renode for a real board when it is installed, the QEMU twin otherwise.
+  const useRenode = o.emulator === 'renode' || (o.emulator === 'auto' && board.kind === 'board' && !!board.emulator.renode && renodeAvailable());
+  let run: EmulatorRun;
+  let renode: ValidationResult['renode'] = { status: 'not run', reason: '' };
+  let ranOn = board;
+  if (useRenode) {
+    if (!board.emulator.renode) throw diagnostics.badOption('--emulator', 'renode', `a board that Renode models (${board.name} has no Renode description)`);
+    progress('running in Renode');
+    const names = renodeFileNames(project.compiled.ir.name);
+    const r = await runRenode({ projectDir: o.out, robotFile: join('renode', names.robot), timeoutSeconds: o.timeoutSeconds * 4 });
+    if (r.status === 'skipped') throw diagnostics.toolMissing('renode-test', 'Renode (from renode.io; not packaged in Debian)');
+    renode = { status: r.status, reason: r.reason };
+    const log = join(o.out, 'build', board.name, 'renode-uart.log');
+    const output = readUartLog(log) ?? r.output;
+    run = { emulator: 'Renode', output, exitCode: r.status === 'passed' ? 0 : 1, report: parseFirmwareOutput(output) };
+  } else {
+    if (o.emulator === 'auto' && board.kind === 'board' && board.emulator.renode) {
+      const why = 'renode is not on PATH; ran the QEMU twin instead';
+      renode = { status: 'skipped', reason: why };
+      warned.push(warningsOf.renodeSkipped(why));
+    }
+    ranOn = board.kind === 'emulation-twin' ? board : twinOf(board);
+    const target = ranOn === board ? undefined : 'twin';
+    progress(`building ${ranOn.name}`);
+    if (target) await buildProject({ projectDir: o.out, board: ranOn, target, cmsisNnPath: o.cmsisNnPath });
+    progress(`running in QEMU ${ranOn.emulator.qemu?.machine}`);
+    run = await runQemu(join(o.out, 'build', ranOn.name, 'firmware.elf'), ranOn, o.timeoutSeconds);
+  }
+
+  // 4. Compare: bit for bit with the golden model, in floats with ONNX Runtime.
+  progress('comparing');
+  const model = project.compiled.ir;
+  const firmware = firmwareOutputs(model, run, project.tests.outputs.length);
+  const bitExact = compareExact(firmware, project.tests.outputs);
+  const float = await compareWithOnnxRuntime(readFileSync(modelFile), model, project.tests.inputs, firmware);
+  const cost = costs(run, ranOn, project.tests.outputs.length);
+
+  const result: ValidationResult = {
+    model: model.name,
+    board: board.name,
+    ranOn: ranOn.name,
+    emulator: run.emulator,
+    kernels: o.kernels,
+    inputs: project.tests.inputs.length,
+    bitExact,
+    float,
+    cost,
+    elf: {
+      board: board.name,
+      flash: size.flash,
+      ram: size.ram,
+      planFlash: project.plan.flash.total,
+      planRam: project.plan.ram.total,
+      flashBudget: project.plan.flash.budget,
+      ramBudget: project.plan.ram.budget,
+    },
+    renode,
+    warnings: warned,
+    projectDir: o.out,
+    pass: bitExact.mismatches === 0 && (renode.status !== 'failed'),
+  };
+  return result;
+}
+

@@ -6,9 +6,9 @@
 //
 // POSIX hosts only: the time limit stops renode-test's whole process group, which Windows lacks.
 
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { execa } from 'execa';
+import { findOnPath } from './tools.js';
 
 export type RenodeStatus = 'passed' | 'failed' | 'skipped';
 
@@ -39,26 +39,6 @@ const killGraceMs = 5_000;
 /** Whether Renode (`renode-test` or `renode`) is on PATH. */
 export function renodeAvailable(env: NodeJS.ProcessEnv = process.env): boolean {
   return findOnPath('renode-test', env) !== undefined || findOnPath('renode', env) !== undefined;
-}
-
-/** The first executable file named `name` in the directories of env.PATH. */
-export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, name);
-    if (isExecutableFile(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-function isExecutableFile(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Runs `renode-test <robotFile>` in projectDir and reads its verdict. */
