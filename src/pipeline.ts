@@ -341,14 +341,16 @@ export interface ValidateOptions extends GenerateOptions {
 }
 
 export async function validate(modelFile: string, o: ValidateOptions): Promise<ValidationResult> {
+  (o.progress ?? (() => {}))('generating the project');
+  const project = await generate(modelFile, o);
+  return validateProject(readFileSync(modelFile), project, o);
+}
+
+/** Builds, runs and checks a project `generate` wrote to `o.out` (validate without generation). */
+export async function validateProject(modelBytes: Uint8Array, project: GeneratedProject, o: ValidateOptions): Promise<ValidationResult> {
   const progress = o.progress ?? (() => {});
   const board = o.board;
-  const warned: Warning[] = [];
-
-  // 1. Generate the project (the test application embeds the inputs and golden outputs).
-  progress('generating the project');
-  const project = await generate(modelFile, o);
-  warned.push(...project.compiled.warnings, ...project.plan.warnings);
+  const warned: Warning[] = [...project.compiled.warnings, ...project.plan.warnings];
 
   // 2. Build the board's firmware: its ELF is checked against the plan in every case.
   progress(`building ${board.name}`);
@@ -389,7 +391,7 @@ export async function validate(modelFile: string, o: ValidateOptions): Promise<V
   const model = project.compiled.ir;
   const firmware = firmwareOutputs(model, run, project.tests.outputs.length);
   const bitExact = compareExact(firmware, project.tests.outputs);
-  const float = await compareWithOnnxRuntime(readFileSync(modelFile), model, project.tests.inputs, firmware);
+  const float = await compareWithOnnxRuntime(modelBytes, model, project.tests.inputs, firmware);
   const cost = costs(run, ranOn, project.tests.outputs.length);
 
   const result: ValidationResult = {

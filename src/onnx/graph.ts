@@ -156,29 +156,66 @@ export class Graph {
     this.invalidate();
   }
 
-  /** Re-sorts nodes topologically (stable: keeps the current order where it is valid). */
+  /** Re-sorts nodes topologically (stable: among ready nodes, the earliest in the current order). */
   sortTopologically(): void {
     const available = new Set<string>([...this.inputs, ...this.constants.keys(), ...this.outerValues]);
-    const remaining = [...this.nodes];
-    const sorted: Node[] = [];
-    while (remaining.length > 0) {
-      const before = remaining.length;
-      for (let i = 0; i < remaining.length; ) {
-        const n = remaining[i];
-        if (n.inputs.every((x) => !x || available.has(x))) {
-          sorted.push(n);
-          for (const o of n.outputs) if (o) available.add(o);
-          remaining.splice(i, 1);
-          i = 0;
-        } else {
-          i++;
+    const producedBy = new Map<string, number>();
+    this.nodes.forEach((n, i) => n.outputs.forEach((o) => o && producedBy.set(o, i)));
+    // Kahn's algorithm over node indices, with a min-heap so that the order stays stable.
+    const waiting = this.nodes.map((n) => new Set(n.inputs.filter((x) => x && !available.has(x))).size);
+    const readers = new Map<string, number[]>();
+    this.nodes.forEach((n, i) => {
+      for (const x of new Set(n.inputs)) {
+        if (!x || available.has(x)) continue;
+        const list = readers.get(x);
+        if (list) list.push(i);
+        else readers.set(x, [i]);
+      }
+    });
+    const heap: number[] = [];
+    const push = (i: number) => {
+      heap.push(i);
+      for (let c = heap.length - 1; c > 0; ) {
+        const p = (c - 1) >> 1;
+        if (heap[p] <= heap[c]) break;
+        [heap[p], heap[c]] = [heap[c], heap[p]];
+        c = p;
+      }
+    };
+    const pop = () => {
+      const top = heap[0];
+      const last = heap.pop()!;
+      if (heap.length > 0) {
+        heap[0] = last;
+        for (let c = 0; ; ) {
+          const l = 2 * c + 1;
+          const r = l + 1;
+          let m = c;
+          if (l < heap.length && heap[l] < heap[m]) m = l;
+          if (r < heap.length && heap[r] < heap[m]) m = r;
+          if (m === c) break;
+          [heap[m], heap[c]] = [heap[c], heap[m]];
+          c = m;
         }
       }
-      if (remaining.length === before) {
-        const n = remaining[0];
-        const missing = n.inputs.filter((x) => x && !available.has(x));
-        throw new GraphCycleError(n, missing);
+      return top;
+    };
+    waiting.forEach((w, i) => w === 0 && push(i));
+    const sorted: Node[] = [];
+    while (heap.length > 0) {
+      const i = pop();
+      const n = this.nodes[i];
+      sorted.push(n);
+      for (const o of n.outputs) {
+        if (!o) continue;
+        for (const r of readers.get(o) ?? []) if (--waiting[r] === 0) push(r);
       }
+    }
+    if (sorted.length !== this.nodes.length) {
+      const done = new Set(sorted);
+      const n = this.nodes.find((x) => !done.has(x))!;
+      const produced = new Set<string>([...available, ...sorted.flatMap((x) => x.outputs)]);
+      throw new GraphCycleError(n, n.inputs.filter((x) => x && !produced.has(x)));
     }
     this.nodes = sorted;
     this.invalidate();

@@ -381,7 +381,7 @@ function resolveFakeQuant(graph: Graph): void {
       // with these parameters, as will the views that lead to it.
       let v = x;
       graph.quant.set(v, params);
-      for (let p = graph.producer(v); p && isPassThroughView(p) && p.outputs.length === 1; p = graph.producer(v)) {
+      for (let p = graph.producer(v); p && isPassThroughView(p); p = graph.producer(v)) {
         v = p.inputs[0];
         if (graph.quant.has(v) || graph.isConstant(v)) break;
         graph.quant.set(v, params);

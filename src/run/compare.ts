@@ -89,11 +89,16 @@ export function compareExact(firmware: IrData[][], golden: IrData[][]): Validati
   return { elements, mismatches, first };
 }
 
+/**
+ * The outputs' error against ONNX Runtime (graph optimizations off) on the floats the quantized
+ * `inputs` stand for, or on `floatInputs` when given (the original data, before quantization).
+ */
 export async function compareWithOnnxRuntime(
   modelBytes: Uint8Array,
   model: IrModel,
   inputs: IrData[][],
   firmware: IrData[][],
+  floatInputs?: Float32Array[][],
 ): Promise<FloatComparison[]> {
   const ort = onnxRuntime();
   const session = await sessionWithOutputs(modelBytes, []);
@@ -104,7 +109,8 @@ export async function compareWithOnnxRuntime(
     model.inputs.forEach((io, k) => {
       const t = model.graph.tensors.get(io.tensor)!;
       const ints = inputs[i][k];
-      const data = io.external === 'float32' ? dequantize(t, ints) : io.external === 'uint8' ? Uint8Array.from(ints, (v) => v + 128) : ints;
+      const data =
+        io.external === 'float32' ? (floatInputs?.[i][k] ?? dequantize(t, ints)) : io.external === 'uint8' ? Uint8Array.from(ints, (v) => v + 128) : ints;
       feeds[io.name] = new ort.Tensor(io.external === 'float32' ? 'float32' : io.external, data as Float32Array, io.shape);
     });
     const result = await session.run(feeds);

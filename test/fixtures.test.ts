@@ -1,0 +1,76 @@
+// Every fixture model, compiled and run by the golden interpreter, against ONNX Runtime on the
+// same .onnx (graph optimizations off). Q/DQ-defined TinyLSTMs must agree within one output
+// step on 99% of the values and pick the same class on every input; LSTM-operator models and
+// models quantized from calibration data report their error within the bounds the README states.
+
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { interpret } from '../src/ir/interpreter.js';
+import { quantizeInput } from '../src/ir/io.js';
+import { compareWithOnnxRuntime } from '../src/run/compare.js';
+import { readNpy, samplesOf } from '../src/npy.js';
+import { analyzeModel } from '../src/ir/analyze.js';
+import { compileFile } from './support/compile.js';
+import { fixture, fixtureOptions, qdqFixtures } from './support/fixtures.js';
+
+/** Error bounds of models whose integer arithmetic is not the model's own Q/DQ arithmetic. */
+export const lstmBounds = { minCosine: 0.99, maxRmseSteps: 4 };
+
+async function goldenAgainstOrt(name: string) {
+  const f = fixture(name);
+  const compiled = await compileFile(f.model, fixtureOptions(name));
+  const model = compiled.ir;
+  const io = model.inputs[0];
+  const t = model.graph.tensors.get(io.tensor)!;
+  const floats = samplesOf(readNpy(f.inputs), io.shape)!;
+  const inputs = floats.map((s) => [quantizeInput(io, t, s)]);
+  const outputs = inputs.map((x) => interpret(model, x));
+  const [cmp] = await compareWithOnnxRuntime(readFileSync(f.model), model, inputs, outputs, floats.map((s) => [s]));
+  const step = model.graph.tensors.get(model.outputs[0].tensor)!.quant!.scale[0];
+  console.log(
+    `${name}: within one step ${(100 * cmp.withinOneStep).toFixed(2)}%, argmax ${cmp.argmaxAgree}/${cmp.argmaxTotal}, ` +
+      `max-abs ${cmp.maxAbs.toPrecision(3)} (${(cmp.maxAbs / step).toFixed(1)} steps), RMSE ${cmp.rmse.toPrecision(3)}, cosine ${cmp.cosine.toFixed(5)}`,
+  );
+  return { cmp, step, compiled };
+}
+
+describe('golden interpreter against ONNX Runtime', () => {
+  for (const name of qdqFixtures) {
+    it(`${name} (Q/DQ TinyLSTM): ≥ 99% within one step, same argmax on every input`, async () => {
+      const { cmp } = await goldenAgainstOrt(name);
+      expect(cmp.withinOneStep).toBeGreaterThanOrEqual(0.99);
+      expect(cmp.argmaxAgree).toBe(cmp.argmaxTotal);
+    });
+  }
+
+  for (const name of ['pm-lstm', 'lstm-seq', 'lstm-float', 'tinylstm-float']) {
+    it(`${name}: error within the stated bound (cosine ≥ ${lstmBounds.minCosine}, RMSE ≤ ${lstmBounds.maxRmseSteps} output steps)`, async () => {
+      const { cmp, step } = await goldenAgainstOrt(name);
+      expect(cmp.cosine).toBeGreaterThanOrEqual(lstmBounds.minCosine);
+      expect(cmp.rmse / step).toBeLessThanOrEqual(lstmBounds.maxRmseSteps);
+      if (cmp.argmaxTotal > 0) expect(cmp.argmaxAgree / cmp.argmaxTotal).toBeGreaterThanOrEqual(0.875);
+    });
+  }
+});
+
+describe('recurrence recognition', () => {
+  it('pm-base: one loop, weights stored once whatever the sequence length', async () => {
+    const [t64, t256] = await Promise.all(['pm-base', 'pm-base-t256'].map((n) => compileFile(fixture(n).model)));
+    for (const c of [t64, t256]) {
+      expect(c.ir.graph.ops.filter((op) => op.kind === 'Loop')).toHaveLength(1);
+      expect(c.warnings.filter((w) => w.code === 'TLG-W03')).toEqual([]);
+    }
+    const a = analyzeModel(t64.ir).totals;
+    const b = analyzeModel(t256.ir).totals;
+    expect(b.constantBytes).toBe(a.constantBytes);
+    expect(b.ops).toBe(a.ops);
+    expect(b.macs).toBe(4 * a.macs - 3 * analyzeModel(t64.ir).ops.filter((o) => o.depth === 0).reduce((s, o) => s + o.macs, 0));
+  });
+
+  it('pm-tiny-interleaved (unbind, two layers per step) rolls into one loop with both cells', async () => {
+    const c = await compileFile(fixture('pm-tiny-interleaved').model);
+    const loops = c.ir.graph.ops.filter((op) => op.kind === 'Loop');
+    expect(loops).toHaveLength(1);
+    expect(loops[0].kind === 'Loop' && loops[0].states.length).toBe(4);
+  });
+});
