@@ -290,6 +290,11 @@ export const warnings = {
     code: 'TLG-W04',
     message: `${region} is full: ${bytes} bytes placed in ${to}`,
   }),
+  lstmWeightsPerGate: (node: string, tensors: string[]): Warning => ({
+    code: 'TLG-W06',
+    message: `per-row weight scales of ${tensors.map((t) => `"${t}"`).join(', ')} re-quantized to one scale per gate, as CMSIS-NN's int8 LSTM takes them`,
+    location: { node },
+  }),
   renodeSkipped: (why: string): Warning => ({
     code: 'TLG-W05',
     message: `Renode run skipped: ${why}`,

@@ -99,7 +99,7 @@ export function generateProjectFiles(o: ProjectOptions): ProjectFiles {
   // 4. Makefile, Renode files, plan and README.
   const kinds = new Set<IrOp['kind']>(allGraphs(o.model.graph).flatMap((g) => g.ops.map((op) => op.kind)));
   files.set('Makefile', render('Makefile.hbs', makefileContext(o, generatedBy, prefix, boards, twin, files, kinds)));
-  const renode = renodeFiles(o, files);
+  const renode = renodeFiles(o, files, generatedBy);
   files.set('plan.json', `${JSON.stringify(planJson(o.plan), null, 2)}\n`);
   files.set('README.md', render('README.md.hbs', readmeContext(o, generatedBy, prefix, view, twin, renode)));
   return files;
@@ -172,9 +172,9 @@ function makefileContext(
   };
 }
 
-function renodeFiles(o: ProjectOptions, files: ProjectFiles) {
+function renodeFiles(o: ProjectOptions, files: ProjectFiles, generatedBy: string) {
   if (!o.board.emulator.renode) return undefined;
-  const ctx = renodeContext(o.board, o.model.name, `../build/${o.board.name}/firmware.elf`, 120);
+  const ctx = renodeContext(o.board, o.model.name, `../build/${o.board.name}/firmware.elf`, 120, generatedBy);
   const rendered = renderRenodeFiles(ctx);
   const names = renodeFileNames(o.model.name);
   files.set(`renode/${names.resc}`, rendered.resc);

@@ -2,7 +2,8 @@
 //
 // Supported: forward direction, default activations (sigmoid, tanh, tanh), layout 0 and 1,
 // optional constant initial states, Y and/or Y_h outputs. Weights are int8 behind
-// DequantizeLinear (one scale per tensor, or per gate block), or float, quantized here
+// DequantizeLinear with one scale per tensor or per gate block; per-row scales are
+// re-quantized to one per gate (with a warning), and float weights are quantized here
 // symmetrically per gate. The hidden state's parameters are those of Y (or Y_h); the int16
 // cell state's scale is a power of two that covers the calibrated range, or 2^-11 without
 // calibration data (|c| < 16), TFLite's usual choice.
@@ -58,14 +59,16 @@ export function lowerLstm(l: Lowerer, node: Node): void {
   if (used(Y) && used(Yh) && g.quant.get(Yh) && g.quant.get(Yh) !== qh) {
     l.fail(node, 'Y and Y_h are quantized with different parameters');
   }
-  if (!g.quant.has(Yh) && Yh) g.quant.set(Yh, qh);
+  if (Yh && !g.quant.has(Yh) && !l.isPlaceholder(qh)) g.quant.set(Yh, qh);
   const calibrated = l.options.cellRanges.get(node.name);
   const power = cellScalePower(calibrated);
   if (calibrated === undefined) l.warnings.push(warnings.defaultCellScale(node.name, power));
 
   // Weights per gate, and the gate's effective biases and multipliers.
-  const wq = gateWeights(l, node, W, inputSize, hidden);
-  const rq = gateWeights(l, node, R, hidden, hidden);
+  const requantized = new Set<string>();
+  const wq = gateWeights(l, node, W, inputSize, hidden, requantized);
+  const rq = gateWeights(l, node, R, hidden, hidden, requantized);
+  if (requantized.size > 0) l.warnings.push(warnings.lstmWeightsPerGate(node.name, [...requantized]));
   const biasReal = B ? biasReals(l, node, B, hidden) : new Float64Array(4 * hidden);
   const base = node.name;
   const body: IrGraph = { tensors: new Map(), ops: [], inputs: [], outputs: [] };
@@ -193,7 +196,7 @@ interface GateBlock {
 }
 
 /** W or R as four int8 gate blocks [H, cols] with one scale each. */
-function gateWeights(l: Lowerer, node: Node, name: string, cols: number, hidden: number): { blocks: GateBlock[] } {
+function gateWeights(l: Lowerer, node: Node, name: string, cols: number, hidden: number, requantized: Set<string>): { blocks: GateBlock[] } {
   const t = l.graph.constant(name)!;
   const q = l.graph.quant.get(name);
   const blocks: GateBlock[] = [];
@@ -201,12 +204,21 @@ function gateWeights(l: Lowerer, node: Node, name: string, cols: number, hidden:
     const rows = t.data.subarray(k * hidden * cols, (k + 1) * hidden * cols);
     if (q) {
       if (q.dtype !== 'int8') l.fail(node, `weights "${name}" of type ${q.dtype}: int8 expected`);
-      const scales = q.scale.length === 1 ? [q.scale[0]] : q.scale.slice(k * hidden, (k + 1) * hidden);
-      const zps = q.zeroPoint.length === 1 ? [q.zeroPoint[0]] : q.zeroPoint.slice(k * hidden, (k + 1) * hidden);
-      if (new Set(scales).size > 1 || zps.some((z) => z !== 0)) {
-        l.fail(node, `weights "${name}" need one symmetric scale per gate (CMSIS-NN's LSTM takes one per gate)`);
+      const perRow = q.scale.length > 1;
+      if (perRow && q.axis !== 1 && q.axis !== 0) l.fail(node, `weights "${name}" have scales along axis ${q.axis}, not along the gate rows`);
+      const scales = perRow ? q.scale.slice(k * hidden, (k + 1) * hidden) : [q.scale[0]];
+      const zps = perRow ? q.zeroPoint.slice(k * hidden, (k + 1) * hidden) : [q.zeroPoint[0]];
+      if (zps.some((z) => z !== 0)) l.fail(node, `weights "${name}" are not symmetric (zero point ${zps.find((z) => z !== 0)})`);
+      if (new Set(scales).size === 1) {
+        blocks.push({ data: Int8Array.from(rows), scale: scales[0] });
+        continue;
       }
-      blocks.push({ data: Int8Array.from(rows), scale: scales[0] });
+      // CMSIS-NN's LSTM takes one scale per gate: per-row weights are re-quantized to the
+      // gate's largest row scale, which keeps every row in range.
+      const scale = Math.max(...scales);
+      const data = Int8Array.from(rows, (v, i) => Math.max(-127, Math.min(127, roundHalfEven((v * scales[Math.floor(i / cols)]) / scale))));
+      blocks.push({ data, scale });
+      requantized.add(name);
     } else {
       let maxAbs = 0;
       for (const v of rows) maxAbs = Math.max(maxAbs, Math.abs(v));

@@ -89,6 +89,11 @@ export class Lowerer {
     throw diagnostics.missingQuantParams(this.graph.file, [v]);
   }
 
+  /** Whether parameters are the stand-in the dry run uses for missing ones. */
+  isPlaceholder(q: QuantParams): boolean {
+    return q === PLACEHOLDER;
+  }
+
   /** Declares (once) the int8 IR tensor of an activation value and returns its name. */
   activation(v: string, node?: Node): string {
     const q = this.quantOf(v, node);
@@ -496,7 +501,13 @@ export class Lowerer {
     const x = node.inputs[0];
     const y = node.outputs[k];
     const qx = this.quantOf(x, node);
-    const qy = this.graph.quant.get(y) ?? (this.graph.quant.set(y, qx), qx);
+    let qy = this.graph.quant.get(y);
+    if (!qy) {
+      // A view's output has its input's parameters; not recorded during the dry run, where the
+      // input's may be a placeholder.
+      if (!this.isPlaceholder(qx)) this.graph.quant.set(y, qx);
+      qy = qx;
+    }
     if (qy === qx || describeQuant(qy) === describeQuant(qx)) {
       emitView(this.activation(y, node));
       return;

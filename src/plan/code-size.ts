@@ -37,3 +37,18 @@ export function estimateCode(model: IrModel, kernels: KernelSetName): { bytes: n
   const bytes = table.model + kernelBytes + calls * table.perCall;
   return { bytes, detail: `${kinds.size} kernels, ${calls} calls` };
 }
+
+/**
+ * Constant parameters the lowering adds beside the IR's tensors: per-channel requantization
+ * (a multiplier and a shift per output channel) and each op's small parameter struct.
+ */
+export function parameterBytes(model: IrModel): number {
+  let bytes = 0;
+  for (const g of allGraphs(model.graph)) {
+    for (const op of g.ops) {
+      if (op.kind === 'FullyConnected' && op.requant.length > 1) bytes += 8 * op.requant.length;
+      if (op.kind !== 'Loop' && op.kind !== 'Reshape') bytes += 32;
+    }
+  }
+  return bytes;
+}

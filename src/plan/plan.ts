@@ -11,7 +11,7 @@ import { buildSchedule } from './schedule.js';
 import { layoutMemory, type Buffer, type MemoryLayout } from './memory.js';
 import { scratchBuffers, type KernelSetName } from './kernel-needs.js';
 import { getPlacementAlgorithm, lowerBound, placeBest, validatePlacement, type BufferRequest, type Placement } from './placement/index.js';
-import { estimateCode } from './code-size.js';
+import { estimateCode, parameterBytes } from './code-size.js';
 
 export interface PlanOptions {
   board: Board;
@@ -106,6 +106,7 @@ export function planMemory(model: IrModel, options: PlanOptions): MemoryPlan {
   const app = options.application ?? { flashBytes: 0, ramBytes: 0 };
   const flashLines: BudgetLine[] = [
     { what: 'weights, biases and tables', bytes: constantBytes },
+    { what: 'requantization parameters', bytes: parameterBytes(model) },
     { what: `code (estimate: ${code.detail})`, bytes: code.bytes },
     { what: 'board support and runtime', bytes: board.support.flashBytes },
     ...(app.flashBytes ? [{ what: 'test application data', bytes: app.flashBytes }] : []),

@@ -55,6 +55,9 @@ function mulAddMod31IsZero(a: number, b: number, c: number): boolean {
 /** Rounding division by 2^exponent, midpoints away from zero (arm_nn_divide_by_power_of_two). */
 export function divideByPowerOfTwo(dividend: number, exponent: number): number {
   if (exponent === 0) return dividend;
+  // C leaves shifts of 32 or more undefined; on a Cortex-M the mask becomes all ones and the
+  // shift gives 0 or -1, so the rounding step yields 1 or -1 (softmax rows of 512 maxima).
+  if (exponent >= 32) return dividend >= 0 ? 1 : -1;
   const mask = 2 ** exponent - 1;
   const remainder = dividend & mask;
   let result = dividend >> exponent;

@@ -8,6 +8,9 @@ import { diagnostics } from '../diagnostics.js';
 import { parseFirmwareOutput, tail, type FirmwareReport } from './protocol.js';
 import { requireTool } from './tools.js';
 
+/** The exit code of firmware/runtime/tlg_startup.c's fault handler under semihosting. */
+const FAULT_EXIT_CODE = 3;
+
 export interface EmulatorRun {
   emulator: string;
   output: string;
@@ -29,6 +32,10 @@ export async function runQemu(elf: string, board: Board, timeoutSeconds: number)
   if (r.timedOut) throw diagnostics.emulatorTimeout(name, timeoutSeconds, tail(output) || '(no output)');
   const report = parseFirmwareOutput(output);
   if (report.fault) throw diagnostics.firmwareFault(name, report.fault, tail(output));
+  // The board support's fault handler exits with 3, also when it faulted before the console.
+  if (r.exitCode === FAULT_EXIT_CODE && !report.end) {
+    throw diagnostics.firmwareFault(name, `the fault handler ended the program (exit code ${FAULT_EXIT_CODE}) before it printed`, tail(output) || '(no output)');
+  }
   if (r.exitCode === undefined) throw diagnostics.emulatorFailed(name, `ended by ${r.signal ?? 'an error'}`, tail(output));
   if (!report.end) {
     throw diagnostics.protocolError(`the firmware stopped (exit code ${r.exitCode}) without its TLG END line`, tail(output) || '(no output)');

@@ -31,10 +31,13 @@ export function fullyConnected(op: Op<'FullyConnected'>, ctx: EmitContext): stri
 function matMul(op: Op<'MatMul'>, ctx: EmitContext): string[] {
   const as = ctx.tensor(op.inputs[0]).shape;
   const bs = ctx.tensor(op.inputs[1]).shape;
-  const ys = ctx.tensor(op.outputs[0]).shape;
   const [m, k] = as.length === 1 ? [1, as[0]] : as.slice(-2);
   const n = bs.length === 1 ? 1 : bs[bs.length - 1];
-  const batch = ys.slice(0, Math.max(ys.length - 2, 0));
+  const own = (shape: number[]) => shape.slice(0, Math.max(shape.length - 2, 0));
+  const rank = Math.max(own(as).length, own(bs).length);
+  const batch = Array.from({ length: rank }, (_, d) =>
+    Math.max(own(as)[d - rank + own(as).length] ?? 1, own(bs)[d - rank + own(bs).length] ?? 1),
+  );
   invariant(batch.length <= 4, `MatMul ${op.name} has more than 4 batch dimensions`);
   const strides = (shape: number[], inner: number) => {
     const own = shape.slice(0, Math.max(shape.length - 2, 0));

@@ -1,10 +1,11 @@
 // Elementwise Add (also Sub, with a negative input-2 multiplier) and Mul on int8, with the
 // arithmetic of CMSIS-NN's arm_elementwise_add_s8 and arm_elementwise_mul_s8 (TFLite's
 // integer ADD/SUB/MUL): both inputs of an Add are shifted left by leftShift (20), rescaled to
-// a common scale, summed and rescaled to the output.
+// a common scale, summed and rescaled to the output. Sums wrap as the C's int32 sums do.
+// leftShift must be 16 or more: below that, CMSIS-NN's DSP path reads lanes as unsigned.
 
 import type { AddOp, MulOp } from '../ir.js';
-import { quantizeMultiplier, requantize } from '../../quant/fixed-point.js';
+import { quantizeMultiplier, requantize, wrap32 } from '../../quant/fixed-point.js';
 import { clamp, type Env } from './env.js';
 
 export function runAdd(op: AddOp, env: Env): void {
@@ -15,7 +16,7 @@ export function runAdd(op: AddOp, env: Env): void {
   for (let i = 0; i < a.length; i++) {
     const x = requantize((a[i] + op.input1Offset) * scale, op.input1.multiplier, op.input1.shift);
     const y = requantize((b[i] + op.input2Offset) * scale, op.input2.multiplier, op.input2.shift);
-    const sum = requantize(x + y, op.output.multiplier, op.output.shift) + op.outputOffset;
+    const sum = wrap32(requantize(wrap32(x + y), op.output.multiplier, op.output.shift) + op.outputOffset);
     out[i] = clamp(sum, op.activationMin, op.activationMax);
   }
   env.write(op.outputs[0], out);
@@ -27,7 +28,7 @@ export function runMul(op: MulOp, env: Env): void {
   const out = new Int8Array(a.length);
   for (let i = 0; i < a.length; i++) {
     const p = (a[i] + op.input1Offset) * (b[i] + op.input2Offset);
-    const v = requantize(p, op.output.multiplier, op.output.shift) + op.outputOffset;
+    const v = wrap32(requantize(p, op.output.multiplier, op.output.shift) + op.outputOffset);
     out[i] = clamp(v, op.activationMin, op.activationMax);
   }
   env.write(op.outputs[0], out);

@@ -26,7 +26,7 @@ export function runFullyConnected(op: FullyConnectedOp, env: Env): void {
         continue;
       }
       const rq = op.requant.length === 1 ? op.requant[0] : op.requant[j];
-      const v = requantize(acc, rq.multiplier, rq.shift) + op.outputOffset;
+      const v = wrap32(requantize(acc, rq.multiplier, rq.shift) + op.outputOffset);
       out[r * n + j] = clamp(v, op.activationMin, op.activationMax);
     }
   }

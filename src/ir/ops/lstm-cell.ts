@@ -59,7 +59,7 @@ function gate(g: LstmGate, x: ArrayLike<number>, h: ArrayLike<number>, env: Env,
     let v = clamp(requantize(wrap32(acc), g.input.multiplier, g.input.shift), Q15_MIN, Q15_MAX);
     acc = bh[j];
     for (let i = 0; i < n; i++) acc += wh[j * n + i] * h[i];
-    v = clamp(requantize(wrap32(acc), g.hidden.multiplier, g.hidden.shift) + v, Q15_MIN, Q15_MAX);
+    v = clamp(wrap32(requantize(wrap32(acc), g.hidden.multiplier, g.hidden.shift) + v), Q15_MIN, Q15_MAX);
     out[j] = activationS16(v, 0, g.activation, table);
   }
   return out;
@@ -87,10 +87,10 @@ export function runLstmCell(op: LstmCellOp, env: Env): void {
     for (let j = 0; j < hidden; j++) {
       const at = b * hidden + j;
       let cell = clamp(requantize(f[j] * cPrev[at], op.forgetToCell.multiplier, op.forgetToCell.shift), Q15_MIN, Q15_MAX);
-      cell = clamp(requantize(i[j] * g[j], op.inputToCell.multiplier, op.inputToCell.shift) + cell, clipLo, clipHi);
+      cell = clamp(wrap32(requantize(i[j] * g[j], op.inputToCell.multiplier, op.inputToCell.shift) + cell), clipLo, clipHi);
       c[at] = cell;
       const t = activationS16(cell, op.cellScalePower + 12, 'tanh', table);
-      const v = requantize(o[j] * t, op.hidden.multiplier, op.hidden.shift) + op.hiddenOffset;
+      const v = wrap32(requantize(o[j] * t, op.hidden.multiplier, op.hidden.shift) + op.hiddenOffset);
       h[at] = clamp(v, Q7_MIN, Q7_MAX);
     }
   }

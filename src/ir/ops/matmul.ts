@@ -11,13 +11,14 @@ export function runMatMul(op: MatMulOp, env: Env): void {
   const b = env.read(op.inputs[1]);
   const as = env.tensor(op.inputs[0]).shape;
   const bs = env.tensor(op.inputs[1]).shape;
-  const ys = env.tensor(op.outputs[0]).shape;
   const [m, k] = as.length === 1 ? [1, as[0]] : as.slice(-2);
   const n = bs.length === 1 ? 1 : bs[bs.length - 1];
-  const batchShape = ys.slice(0, Math.max(ys.length - 2, 0));
-  const batches = batchShape.reduce((x, y) => x * y, 1);
   const aBatch = as.slice(0, Math.max(as.length - 2, 0));
   const bBatch = bs.slice(0, Math.max(bs.length - 2, 0));
+  // numpy's broadcast of the batch dimensions (a 1-D operand has none).
+  const rank = Math.max(aBatch.length, bBatch.length);
+  const batchShape = Array.from({ length: rank }, (_, d) => Math.max(aBatch[d - rank + aBatch.length] ?? 1, bBatch[d - rank + bBatch.length] ?? 1));
+  const batches = batchShape.reduce((x, y) => x * y, 1);
   const out = op.outputDtype === 'int32' ? new Int32Array(batches * m * n) : new Int8Array(batches * m * n);
   for (let p = 0; p < batches; p++) {
     const ao = broadcastOffset(p, batchShape, aBatch) * m * k;
@@ -31,7 +32,7 @@ export function runMatMul(op: MatMulOp, env: Env): void {
         out[o] =
           op.outputDtype === 'int32'
             ? acc
-            : clamp(requantize(acc, op.requant.multiplier, op.requant.shift) + op.outputOffset, Q7_MIN, Q7_MAX);
+            : clamp(wrap32(requantize(acc, op.requant.multiplier, op.requant.shift) + op.outputOffset), Q7_MIN, Q7_MAX);
       }
     }
   }
