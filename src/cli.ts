@@ -75,6 +75,7 @@ interface PlanCliOptions {
   flashBudget?: string;
   ramBudget?: string;
   placement?: string;
+  weightsIn?: 'flash' | 'ram';
 }
 
 function withPlanOptions(cmd: Command, boardRequired = false): Command {
@@ -83,7 +84,8 @@ function withPlanOptions(cmd: Command, boardRequired = false): Command {
     .addOption(boardRequired ? board.default('stm32h747') : board)
     .option('--flash-budget <size>', "flash budget, overriding the board's (bytes, 486K, 486KiB, 1M)")
     .option('--ram-budget <size>', "RAM budget, overriding the board's (bytes, 112K, 112KiB)")
-    .option('--placement <algorithm>', 'arena placement algorithm (greedy-by-size, greedy-by-conflicts, search; default: the best)');
+    .option('--placement <algorithm>', 'arena placement algorithm (greedy-by-size, greedy-by-conflicts, search; default: the best)')
+    .addOption(new Option('--weights-in <memory>', 'read weights from flash, or from a copy in RAM made at startup').choices(['flash', 'ram']).default('flash'));
 }
 
 function budgetOption(name: string, value: string | undefined): number | undefined {
@@ -100,6 +102,7 @@ export function planOptions(o: PlanCliOptions, kernels: KernelSet): PlanOptions 
     flashBudget: budgetOption('--flash-budget', o.flashBudget),
     ramBudget: budgetOption('--ram-budget', o.ramBudget),
     placement: o.placement,
+    weightsIn: o.weightsIn,
   };
 }
 

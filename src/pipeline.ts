@@ -252,6 +252,7 @@ export interface GenerateOptions extends CompileOptions {
   /** Float inputs (.npy) for the test application; synthetic ones when not given. */
   inputs?: string;
   version: string;
+  weightsIn?: 'flash' | 'ram';
 }
 
 export interface GeneratedProject {
@@ -281,6 +282,7 @@ export async function generate(modelFile: string, options: GenerateOptions): Pro
     ramBudget: options.ramBudget,
     placement: options.placement,
     application: applicationBytes(model, inputs.length),
+    weightsIn: options.weightsIn,
   });
   const report = analyzeModel(model);
   const files = generateProjectFiles({

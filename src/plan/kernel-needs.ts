@@ -38,3 +38,37 @@ export function mayWriteInPlace(op: IrOp, kernels: KernelSetName, output: number
   }
   return false;
 }
+
+/**
+ * The kernel functions an op's generated code calls, as named in firmware/kernels/code-size.json
+ * (the code-size estimate). `free` tells that a view costs nothing because the plan aliased it.
+ */
+export function kernelFunctions(op: IrOp, kernels: KernelSetName, free: boolean): string[] {
+  const cmsis = kernels === 'cmsis-nn';
+  switch (op.kind) {
+    case 'FullyConnected':
+      if (!cmsis || op.outputDtype === 'int32') return ['tlg_fully_connected'];
+      return [op.requant.length > 1 ? 'arm_nn_vec_mat_mult_t_per_ch_s8' : 'arm_nn_vec_mat_mult_t_s8'];
+    case 'MatMul':
+      return ['tlg_matmul'];
+    case 'Add':
+      return [cmsis ? 'arm_elementwise_add_s8' : 'tlg_add_s8'];
+    case 'Mul':
+      return [cmsis ? 'arm_elementwise_mul_s8' : 'tlg_mul_s8'];
+    case 'Softmax':
+      return [cmsis ? 'arm_softmax_s8' : 'tlg_softmax_s8'];
+    case 'LstmCell':
+      return [cmsis ? 'arm_nn_lstm_step_s8' : 'tlg_lstm_step_s8'];
+    case 'Lut':
+      return ['tlg_lut_s8'];
+    case 'Requantize':
+      return ['tlg_requantize_s8'];
+    case 'Copy':
+      return free ? [] : ['tlg_copy'];
+    case 'Reshape':
+    case 'Concat':
+      return free ? [] : ['memcpy'];
+    case 'Loop':
+      return [];
+  }
+}
