@@ -156,6 +156,13 @@ export function emitModelC(model: IrModel, plan: MemoryPlan, kernels: KernelLowe
       declarations.push(`static const ${type} ${name}${array ? '[]' : ''} = ${init};`);
       return name;
     },
+    weight(base, type, values, comment) {
+      let symbol = `${prefix}_${identifier(base)}`;
+      for (let i = 2; declared.has(symbol); i++) symbol = `${prefix}_${identifier(base)}_${i}`;
+      declared.add(symbol);
+      weights.push({ symbol, ctype: type, count: values.length, comment: commentText(comment), values: initializer(values) });
+      return symbol;
+    },
     scratch(op, role) {
       const offset = arenaOffset.get(`${op.name}/${role}`);
       invariant(offset !== undefined, `no scratch "${role}" planned for ${op.name}`);

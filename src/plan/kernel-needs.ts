@@ -72,3 +72,15 @@ export function kernelFunctions(op: IrOp, kernels: KernelSetName, free: boolean)
       return [];
   }
 }
+
+/**
+ * Weights a kernel stores in a layout of its own: the bytes it adds to the model's constants,
+ * and the IR constants it no longer reads (the linker drops them). Must agree with what the
+ * op's lowering in src/emit/kernels/ passes to EmitContext.weight().
+ */
+export function weightLayout(op: IrOp, kernels: KernelSetName, tensor: (v: string) => IrTensor): { extraBytes: number; replaces: string[] } {
+  void op;
+  void kernels;
+  void tensor;
+  return { extraBytes: 0, replaces: [] };
+}

@@ -9,7 +9,7 @@ import type { Board, MemoryRegion } from '../boards.js';
 import { diagnostics, warnings as warningsOf, type Warning } from '../diagnostics.js';
 import { buildSchedule } from './schedule.js';
 import { layoutMemory, type Buffer, type MemoryLayout } from './memory.js';
-import { scratchBuffers, type KernelSetName } from './kernel-needs.js';
+import { scratchBuffers, weightLayout, type KernelSetName } from './kernel-needs.js';
 import { getPlacementAlgorithm, lowerBound, placeBest, validatePlacement, type BufferRequest, type Placement } from './placement/index.js';
 import { applicationCode, estimateCode, parameterBytes } from './code-size.js';
 
@@ -100,9 +100,16 @@ export function planMemory(model: IrModel, options: PlanOptions): MemoryPlan {
     stateSize += b.size;
   }
 
-  // 4. Constants in flash.
-  const constants = constantTensors(model, layout);
-  const constantBytes = constants.reduce((a, c) => a + align(c.bytes, 16), 0);
+  // 4. Constants in flash, as the kernels store them.
+  const replaced = new Set<string>();
+  let extraWeightBytes = 0;
+  for (const so of schedule.ops) {
+    const w = weightLayout(so.op, kernels, (v) => schedule.tensors.get(v)!);
+    extraWeightBytes += align(w.extraBytes, 16);
+    w.replaces.forEach((r) => replaced.add(r));
+  }
+  const constants = constantTensors(model, layout).filter((c) => !replaced.has(c.name));
+  const constantBytes = constants.reduce((a, c) => a + align(c.bytes, 16), 0) + extraWeightBytes;
 
   // 5. Budget lines and regions.
   const flashBudget = options.flashBudget ?? board.budget.flash;

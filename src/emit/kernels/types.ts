@@ -17,6 +17,12 @@ export interface EmitContext {
   declare(base: string, type: string, init: string, array?: boolean): string;
   /** A scratch buffer the plan reserved for this op under `role`. */
   scratch(op: IrOp, role: string): string;
+  /**
+   * Weights in a layout of the kernel's own (e.g. gate rows interleaved, widened to int16),
+   * stored with the model's weights (flash, or RAM with --weights-in ram). The plan must count
+   * them: see weightLayout() in src/plan/kernel-needs.ts.
+   */
+  weight(base: string, ctype: 'int8_t' | 'int16_t' | 'int32_t' | 'uint16_t', values: ArrayLike<number>, comment: string): string;
 }
 
 export interface KernelLowering {
