@@ -2,8 +2,10 @@
 // ops (src/ir/ops/): random cases drawn with a fixed seed (test/support/kernel-cases.ts), run
 // through one C driver (test/support/kernels_driver.c) built for the host with gcc, and through
 // the same driver built for the Cortex-M7 with the DSP extension and run in QEMU, which is where
-// the SMLAD path of the fully connected and LSTM dot products runs. Every result must equal the
-// reference bit for bit. Build outputs go to test/.work/kernels/.
+// the SMLAD path of the fully connected and LSTM dot products runs. The LSTM cases run the
+// portable step on the layout src/emit/kernels/lstm-layout.ts prepares, and the CMSIS-NN set's
+// fused update (tlg_lstm_update_s16) on gate products computed in the driver. Every result must
+// equal the reference bit for bit. Build outputs go to test/.work/kernels/.
 
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -69,7 +71,7 @@ const extreme = { extreme: true };
 
 /** Every int16 value at the left shifts the IR uses (-3..3 for gates, up to 12 for tanh(c)). */
 const exhaustiveActivations = [-3, -2, -1, 0, 1, 2, 3, 4, 8, 12].flatMap((shift) =>
-  (['sigmoid', 'tanh'] as const).map((type) => activationCase(shift, type, table)),
+  (['sigmoid', 'tanh'] as const).map((type) => activationCase(shift, type, table, undefined, true)),
 );
 /** Random tables and values: the unsigned interpolation must agree for any table. */
 const randomActivations = sampleCases(
@@ -80,7 +82,7 @@ const randomActivations = sampleCases(
       fc.constantFrom('sigmoid' as const, 'tanh' as const),
       fc.int16Array({ minLength: 1, maxLength: 2048 }),
     )
-    .map(([t, shift, type, values]) => activationCase(shift, type, t, values)),
+    .map(([t, shift, type, values]) => activationCase(shift, type, t, values, true)),
   20,
   seed,
 );
@@ -102,7 +104,7 @@ const cases: KernelCase[] = [
   ...sampleCases(concatCase, 100, seed + 10),
   ...exhaustiveActivations,
   ...randomActivations,
-  ...sampleCases(lstmCase({ table, batchMajor: false, maxSteps: 3, ...extreme }), 200, seed + 11),
+  ...sampleCases(lstmCase({ table, batchMajor: false, maxSteps: 3, portable: true, ...extreme }), 200, seed + 11),
 ];
 
 /** What the Cortex-M7 build runs: the DSP users in full, a sample of the rest, all small enough
@@ -182,6 +184,17 @@ describe('portable kernels on the Cortex-M7 (QEMU mps2-an500, DSP path)', () => 
     const { stdout } = await execa(`${prefix}objdump`, ['-d', object]);
     expect(stdout).toMatch(/\bsmlad\b/);
     expect(stdout).toMatch(/\bsxtab16\b/);
+  });
+
+  it("compiles the LSTM step's gate products to LDRD and SMLAD, its saturations to SSAT", async () => {
+    const object = join(dir, 'tlg_lstm.o');
+    const source = join(portableKernelsDir, 'tlg_lstm.c');
+    const { cflags, prefix } = cortexM7Board.toolchain;
+    await execa(`${prefix}gcc`, [...cflags, ...warningFlags, '-c', '-o', object, source]);
+    const { stdout } = await execa(`${prefix}objdump`, ['-d', object]);
+    expect(stdout).toMatch(/\bldrd\b/);
+    expect(stdout).toMatch(/\bsmlad\b/);
+    expect(stdout).toMatch(/\bssat\b/);
   });
 
   it.each(countedKinds(m7Cases, kinds))('%s', (_, kind) => {

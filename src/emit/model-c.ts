@@ -66,21 +66,21 @@ export function emitModelC(model: IrModel, plan: MemoryPlan, kernels: KernelLowe
   const arenaOffset = new Map(plan.arena.buffers.map((b) => [b.name, b.offset]));
   const stateOffset = new Map(plan.state.buffers.map((b) => [b.name, b.offset]));
 
-  // 1. Constants: one flash array per buffer, named in a stable order.
-  const constNames = [...new Set(Object.values(plan.locations).filter((l) => l.storage === 'const').map((l) => l.buffer))].sort();
-  const constSymbol = new Map(constNames.map((n, i) => [n, `${prefix}_c${i}`]));
-  const weights = constNames.map((n) => {
+  // 1. Constants: one flash array per buffer the code reads (kernels with a weight layout of
+  // their own read a copy instead), named in a stable order as they are first read.
+  const weights: ModelView['weights'] = [];
+  const constSymbol = new Map<string, string>();
+  const constantSymbol = (n: string): string => {
+    const known = constSymbol.get(n);
+    if (known) return known;
     const t = tensor(n);
     const q = t.quant;
     const quant = q ? (q.scale.length === 1 ? `, scale ${q.scale[0].toPrecision(6)}, zero point ${q.zeroPoint[0]}` : `, ${q.scale.length} channel scales`) : '';
-    return {
-      symbol: constSymbol.get(n)!,
-      ctype: ctype(t.dtype),
-      count: elementCount(t),
-      comment: commentText(`${n}: ${t.dtype} [${t.shape.join(', ')}]${quant}`),
-      values: initializer(t.data!),
-    };
-  });
+    const symbol = `${prefix}_c${constSymbol.size}`;
+    constSymbol.set(n, symbol);
+    weights.push({ symbol, ctype: ctype(t.dtype), count: elementCount(t), comment: commentText(`${n}: ${t.dtype} [${t.shape.join(', ')}]${quant}`), values: initializer(t.data!) });
+    return symbol;
+  };
 
   // 2. Inputs and outputs of run().
   const io = (list: IrModel['inputs'], kind: 'input' | 'output'): IoView[] =>
@@ -103,14 +103,21 @@ export function emitModelC(model: IrModel, plan: MemoryPlan, kernels: KernelLowe
     });
   const inputs = io(model.inputs, 'input');
   const outputs = io(model.outputs, 'output');
-  const ioParam = new Map<string, IoView>();
-  model.inputs.forEach((x, i) => ioParam.set(x.tensor, inputs[i]));
-  model.outputs.forEach((x, i) => ioParam.set(x.tensor, outputs[i]));
-
   const location = (v: string): Location => {
     const l = plan.locations[v];
     invariant(l, `the plan has no location for "${v}"`);
     return l;
+  };
+  // The caller's input and output buffers, by the planned buffer they are (a view of an
+  // output, such as a loop's scan output before a Reshape, shares its buffer), and where in
+  // that buffer the caller's pointer points.
+  const ioParam = new Map<string, { param: string; offset: number }>();
+  model.inputs.forEach((x, i) => ioParam.set(location(x.tensor).buffer, { param: inputs[i].param, offset: location(x.tensor).offset }));
+  model.outputs.forEach((x, i) => ioParam.set(location(x.tensor).buffer, { param: outputs[i].param, offset: location(x.tensor).offset }));
+  const ioAt = (buffer: string) => {
+    const io = ioParam.get(buffer);
+    invariant(io, `buffer "${buffer}" is stored in the caller's input or output, but no model input or output is there`);
+    return io;
   };
   let currentSequence: string | undefined;
   const ref = (v: string): string => {
@@ -118,18 +125,18 @@ export function emitModelC(model: IrModel, plan: MemoryPlan, kernels: KernelLowe
     const l = location(v);
     const ty = ctype(t.dtype);
     const at = (base: string, offset: number, constant: boolean) =>
-      offset === 0 ? `(${constant ? 'const ' : ''}${ty} *)${base}` : `(${constant ? 'const ' : ''}${ty} *)((${constant ? 'const ' : ''}int8_t *)${base} + ${offset})`;
+      offset === 0 ? `((${constant ? 'const ' : ''}${ty} *)${base})` : `((${constant ? 'const ' : ''}${ty} *)((${constant ? 'const ' : ''}int8_t *)${base} + ${offset}))`;
     switch (l.storage) {
       case 'arena':
         return at('tlg_arena', arenaOffset.get(l.buffer)! + l.offset, false);
       case 'state':
         return at('tlg_state', stateOffset.get(l.buffer)! + l.offset, false);
       case 'const':
-        return l.offset === 0 ? constSymbol.get(l.buffer)! : at(constSymbol.get(l.buffer)!, l.offset, true);
+        return l.offset === 0 ? constantSymbol(l.buffer) : at(constantSymbol(l.buffer), l.offset, true);
       case 'input':
-        return at(ioParam.get(l.buffer)!.param, l.offset, true);
+        return at(ioAt(l.buffer).param, l.offset - ioAt(l.buffer).offset, true);
       case 'output':
-        return at(ioParam.get(l.buffer)!.param, l.offset, false);
+        return at(ioAt(l.buffer).param, l.offset - ioAt(l.buffer).offset, false);
       case 'step-input':
         invariant(currentSequence !== undefined && l.buffer === currentSequence, `step input "${v}" outside its loop`);
         return at('x_t', l.offset, true);
@@ -140,6 +147,7 @@ export function emitModelC(model: IrModel, plan: MemoryPlan, kernels: KernelLowe
   // 3. Per-op C through the kernel set.
   const declarations: string[] = [];
   const declared = new Set<string>();
+  const weightByContent = new Map<string, string>();
   const ctx: EmitContext = {
     ref,
     tensor,
@@ -157,10 +165,15 @@ export function emitModelC(model: IrModel, plan: MemoryPlan, kernels: KernelLowe
       return name;
     },
     weight(base, type, values, comment) {
+      // Equal tables (the same rescaling in several ops) are stored once.
+      const key = `${type}:${Array.from(values).join(',')}`;
+      const known = weightByContent.get(key);
+      if (known) return known;
       let symbol = `${prefix}_${identifier(base)}`;
       for (let i = 2; declared.has(symbol); i++) symbol = `${prefix}_${identifier(base)}_${i}`;
       declared.add(symbol);
       weights.push({ symbol, ctype: type, count: values.length, comment: commentText(comment), values: initializer(values) });
+      weightByContent.set(key, symbol);
       return symbol;
     },
     scratch(op, role) {

@@ -56,6 +56,8 @@ export function opMacs(op: IrOp, tensor: (name: string) => IrTensor): number {
       return lstmCellMacs(op, env);
     case 'Mul':
       return elementCount(tensor(op.outputs[0]));
+    case 'Elementwise':
+      return op.size * op.steps.filter((s) => s.op.kind === 'Mul').length;
     default:
       return 0;
   }
@@ -71,6 +73,8 @@ function detailOf(op: IrOp): string {
       return `cell 2^${op.cellScalePower}`;
     case 'FullyConnected':
       return op.requant.length > 1 ? 'per-channel' : '';
+    case 'Elementwise':
+      return `${op.steps.length} steps in one pass: ${op.steps.map((s) => (s.op.kind === 'Lut' ? s.op.function : s.op.kind.toLowerCase())).join(', ')}`;
     default:
       return '';
   }

@@ -12,6 +12,7 @@ import { runSoftmax } from './ops/softmax.js';
 import { runRequantize } from './ops/requantize.js';
 import { runConcat, runCopy, runReshape } from './ops/views.js';
 import { runLstmCell } from './ops/lstm-cell.js';
+import { runElementwise } from './ops/fused-elementwise.js';
 import { invariant } from '../diagnostics.js';
 
 class Scope implements Env {
@@ -68,6 +69,8 @@ export function runOp(op: IrOp, env: Scope): void {
       return runLstmCell(op, env);
     case 'Loop':
       return runLoop(op, env);
+    case 'Elementwise':
+      return runElementwise(op, env);
   }
 }
 

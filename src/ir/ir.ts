@@ -136,6 +136,26 @@ export interface ConcatOp extends OpBase {
   axis: number;
 }
 
+/**
+ * Several elementwise ops over vectors of `size` elements run as one loop over the elements:
+ * slot k < inputs.length holds input k's element (from `inputOffsets[k]` on), each step adds a
+ * slot computed exactly as its op computes one element, and `outputSlots[j]` is written to
+ * output j. The gate, cell and hidden math of a recurrent cell becomes one pass.
+ */
+export interface ElementwiseOp extends OpBase {
+  kind: 'Elementwise';
+  size: number;
+  inputOffsets: number[];
+  steps: ElementwiseStep[];
+  outputSlots: number[];
+}
+
+export type ElementwiseStep =
+  | { op: LutOp; args: [number] }
+  | { op: AddOp; args: [number, number] }
+  | { op: MulOp; args: [number, number] }
+  | { op: RequantizeOp; args: [number] };
+
 export interface LoopOp extends OpBase {
   kind: 'Loop';
   body: IrGraph;
@@ -190,7 +210,8 @@ export type IrOp =
   | CopyOp
   | ConcatOp
   | LoopOp
-  | LstmCellOp;
+  | LstmCellOp
+  | ElementwiseOp;
 
 export type IrOpKind = IrOp['kind'];
 
@@ -271,6 +292,8 @@ export function parameterTensors(op: IrOp): string[] {
       ];
     case 'Loop':
       return op.states.map((s) => s.init);
+    case 'Elementwise':
+      return op.steps.flatMap((s) => (s.op.kind === 'Lut' ? [s.op.table] : []));
     default:
       return [];
   }

@@ -4,10 +4,12 @@
 import type { IrGraph, IrOp, LoopOp, LutOp } from '../ir/ir.js';
 import { allGraphs, parameterTensors } from '../ir/ir.js';
 import { composeLuts } from '../quant/tables.js';
+import { fuseElementwise } from './fuse-elementwise.js';
 
 export function optimizeIr(top: IrGraph): void {
   fuseLoops(top);
   for (const g of allGraphs(top)) fuseLutChains(g);
+  fuseElementwise(top);
   removeDeadOps(top);
 }
 

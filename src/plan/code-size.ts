@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { IrModel, IrOp } from '../ir/ir.js';
 import { allGraphs } from '../ir/ir.js';
 import { packageRoot } from '../boards.js';
-import { kernelFunctions, type KernelSetName } from './kernel-needs.js';
+import { kernelFunctions, wideFullyConnected, type KernelSetName } from './kernel-needs.js';
 
 interface CodeSizes {
   functions: Record<string, number>;
@@ -31,14 +31,18 @@ export function estimateCode(model: IrModel, kernels: KernelSetName, free: (op: 
   const table = codeSizes();
   const functions = new Set<string>();
   let calls = 0;
+  let inlined = 0;
   for (const g of allGraphs(model.graph)) {
     for (const op of g.ops) {
       const used = kernelFunctions(op, kernels, free(op));
-      used.forEach((f) => functions.add(f));
+      for (const f of used) {
+        if (f.endsWith('*')) inlined += table.functions[f] ?? 0;
+        else functions.add(f);
+      }
       if (used.length > 0) calls++;
     }
   }
-  const kernelBytes = [...functions].reduce((a, f) => a + (table.functions[f] ?? 0), 0);
+  const kernelBytes = [...functions].reduce((a, f) => a + (table.functions[f] ?? 0), 0) + inlined;
   return { bytes: table.model + kernelBytes + calls * table.perCall, detail: `${functions.size} kernel functions, ${calls} calls` };
 }
 
@@ -51,12 +55,17 @@ export function applicationCode(): number {
  * Constant parameters the lowering adds beside the IR's tensors: per-channel requantization
  * (a multiplier and a shift per output channel) and each op's small parameter struct.
  */
-export function parameterBytes(model: IrModel): number {
+export function parameterBytes(model: IrModel, kernels: KernelSetName): number {
   let bytes = 0;
   for (const g of allGraphs(model.graph)) {
     for (const op of g.ops) {
-      if (op.kind === 'FullyConnected' && op.requant.length > 1) bytes += 8 * op.requant.length;
-      if (op.kind !== 'Loop' && op.kind !== 'Reshape') bytes += 24;
+      // A prepared requantization (tlg_requant_prepared) takes 16 bytes, a plain one 8.
+      if (op.kind === 'FullyConnected' && wideFullyConnected(op, kernels)) bytes += 16 * op.requant.length;
+      else if (op.kind === 'FullyConnected' && op.requant.length > 1) bytes += 8 * op.requant.length;
+      // The LSTM step's parameter block (tlg_lstm_params, or the CMSIS-NN set's update
+      // parameters), measured with arm-none-eabi-gcc; every other call about 24 bytes.
+      if (op.kind === 'LstmCell') bytes += kernels === 'portable' ? 320 : 104;
+      else if (op.kind !== 'Loop' && op.kind !== 'Reshape') bytes += 24;
     }
   }
   return bytes;

@@ -3,7 +3,7 @@
 // headers), and which outputs may be written over which inputs. The emitter checks that what it
 // passes is what was planned here.
 
-import type { IrOp, IrTensor } from '../ir/ir.js';
+import type { IrOp, IrTensor, LstmCellOp, LstmGate } from '../ir/ir.js';
 
 export type KernelSetName = 'cmsis-nn' | 'portable';
 
@@ -12,14 +12,35 @@ export interface ScratchRequest {
   name: string;
   role: string;
   bytes: number;
+  /** Bytes; the int16 vectors that the portable kernels read with 64-bit loads need 8. */
+  alignment: number;
+}
+
+/**
+ * Whether the portable set runs this FC with int16 weights (and an int16 copy of the input):
+ * int8 outputs whose requantizations all shift right (multipliers below 1/2).
+ */
+export function wideFullyConnected(op: IrOp, kernels: KernelSetName): boolean {
+  return kernels === 'portable' && op.kind === 'FullyConnected' && op.outputDtype === 'int8' && op.requant.every((r) => r.shift <= -1);
+}
+
+function paddedDepth(k: number): number {
+  return Math.ceil(k / 4) * 4;
 }
 
 export function scratchBuffers(op: IrOp, kernels: KernelSetName, tensor: (v: string) => IrTensor): ScratchRequest[] {
-  // CMSIS-NN's LSTM step keeps two int16 gate vectors (temp1, temp2) of batch × hidden; the
-  // portable step computes the four gates of a unit together and needs none.
-  if (op.kind !== 'LstmCell' || kernels !== 'cmsis-nn') return [];
-  const h = tensor(op.outputs[0]).shape.reduce((a, b) => a * b, 1);
-  return [0, 1].map((i) => ({ name: `${op.name}/temp${i + 1}`, role: `temp${i + 1}`, bytes: 2 * h }));
+  // The portable FC with int16 weights widens one input row to int16 (tlg_fc_w16.h).
+  if (op.kind === 'FullyConnected' && wideFullyConnected(op, kernels)) {
+    return [{ name: `${op.name}/input16`, role: 'input16', bytes: 2 * paddedDepth(tensor(op.weights).shape[1]), alignment: 8 }];
+  }
+  if (op.kind !== 'LstmCell') return [];
+  // The portable step widens one sequence's input and hidden state to int16; the CMSIS-NN set
+  // accumulates one sequence's four gates (arm_nn_vec_mat_mul_result_acc_s8_s16) before its
+  // fused update.
+  const { input, hidden } = lstmSizes(op, tensor);
+  const bytes = kernels === 'portable' ? 2 * 4 * (Math.ceil(input / 4) + Math.ceil(hidden / 4)) : 2 * 4 * hidden;
+  const role = kernels === 'portable' ? 'vectors' : 'gates';
+  return [{ name: `${op.name}/${role}`, role, bytes, alignment: 8 }];
 }
 
 /** Elementwise kernels of both sets work in place. */
@@ -27,26 +48,30 @@ const elementwise = new Set<IrOp['kind']>(['Add', 'Mul', 'Lut', 'Requantize']);
 
 /**
  * Whether output `o` of `op` may be the same buffer as input `i`. The LSTM cell updates c in
- * place in both sets; CMSIS-NN's step reads all of h before writing the new h (its four gate
- * calls come first), the portable step writes h unit by unit and must not.
+ * place in both sets, and both read all of h (the portable step widens it, the CMSIS-NN set's
+ * products come first) before writing the new h.
  */
 export function mayWriteInPlace(op: IrOp, kernels: KernelSetName, output: number, input: number): boolean {
   if (elementwise.has(op.kind)) return true;
+  // The fused loop reads every input of element e before it writes element e.
+  if (op.kind === 'Elementwise') return op.inputOffsets[input] === 0;
   if (op.kind === 'LstmCell') {
     if (output === 1 && input === 2) return true;
-    if (output === 0 && input === 1) return kernels === 'cmsis-nn';
+    if (output === 0 && input === 1) return true;
   }
   return false;
 }
 
 /**
  * The kernel functions an op's generated code calls, as named in firmware/kernels/code-size.json
- * (the code-size estimate). `free` tells that a view costs nothing because the plan aliased it.
+ * (the code-size estimate); a name ending in * is inlined at every call. `free` tells that a
+ * view costs nothing because the plan aliased it.
  */
 export function kernelFunctions(op: IrOp, kernels: KernelSetName, free: boolean): string[] {
   const cmsis = kernels === 'cmsis-nn';
   switch (op.kind) {
     case 'FullyConnected':
+      if (wideFullyConnected(op, kernels)) return ['tlg_fc_w16_s8*'];
       if (!cmsis || op.outputDtype === 'int32') return ['tlg_fully_connected'];
       return [op.requant.length > 1 ? 'arm_nn_vec_mat_mult_t_per_ch_s8' : 'arm_nn_vec_mat_mult_t_s8'];
     case 'MatMul':
@@ -58,7 +83,8 @@ export function kernelFunctions(op: IrOp, kernels: KernelSetName, free: boolean)
     case 'Softmax':
       return [cmsis ? 'arm_softmax_s8' : 'tlg_softmax_s8'];
     case 'LstmCell':
-      return [cmsis ? 'arm_nn_lstm_step_s8' : 'tlg_lstm_step_s8'];
+      if (!cmsis) return ['tlg_lstm_step_s8'];
+      return ['memset', 'arm_nn_vec_mat_mul_result_acc_s8_s16', 'tlg_lstm_update_s16'];
     case 'Lut':
       return ['tlg_lut_s8'];
     case 'Requantize':
@@ -69,18 +95,93 @@ export function kernelFunctions(op: IrOp, kernels: KernelSetName, free: boolean)
     case 'Concat':
       return free ? [] : ['memcpy'];
     case 'Loop':
+    case 'Elementwise':
       return [];
   }
 }
 
 /**
- * Weights a kernel stores in a layout of its own: the bytes it adds to the model's constants,
- * and the IR constants it no longer reads (the linker drops them). Must agree with what the
- * op's lowering in src/emit/kernels/ passes to EmitContext.weight().
+ * Weights a kernel stores in a layout of its own: the bytes it adds to the model's constants
+ * (each array aligned to 16 bytes), the arrays themselves by name for reports, and the IR
+ * constants it no longer reads (the linker drops them). Must agree with what the
+ * op's lowering in src/emit/kernels/ passes to EmitContext.weight() (lstm-layout.ts).
+ *
+ * The LSTM cell of both sets interpolates activation segments prepared from the sigmoid table
+ * (a sigmoid and a tanh table of 256 int32 pairs) instead of the table. The portable step
+ * reads weights widened to int16 and interleaved per hidden unit, and one int32 array of
+ * biases; the CMSIS-NN set stacks the four gates' weights and biases of each side into one
+ * matrix when the gates requantize alike (see stackedLstmGates).
  */
-export function weightLayout(op: IrOp, kernels: KernelSetName, tensor: (v: string) => IrTensor): { extraBytes: number; replaces: string[] } {
-  void op;
-  void kernels;
-  void tensor;
-  return { extraBytes: 0, replaces: [] };
+export function weightLayout(
+  op: IrOp,
+  kernels: KernelSetName,
+  tensor: (v: string) => IrTensor,
+): { extraBytes: number; replaces: string[]; arrays: { name: string; bytes: number }[] } {
+  if (op.kind === 'FullyConnected' && wideFullyConnected(op, kernels)) {
+    const [n, k] = tensor(op.weights).shape;
+    const bytes = 2 * n * paddedDepth(k);
+    return { extraBytes: bytes, replaces: [op.weights], arrays: [{ name: `${op.weights} (int16)`, bytes }] };
+  }
+  const lstm = lstmArrays(op, kernels, tensor);
+  if (!lstm) return { extraBytes: 0, replaces: [], arrays: [] };
+  const arrays = lstm.added.map((a) => ({ name: `${op.name}/${a.what}`, bytes: a.bytes }));
+  return { extraBytes: arrays.reduce((a, x) => a + align16(x.bytes), 0), replaces: lstm.replaces, arrays };
 }
+
+/** The gates of an LSTM cell in the order of CMSIS-NN's parameters and of the packed layouts. */
+export const LSTM_GATES = ['forget', 'input', 'cell', 'output'] as const;
+
+/** [input size, hidden size, batch] of an LSTM cell. */
+export function lstmSizes(op: LstmCellOp, tensor: (v: string) => IrTensor): { input: number; hidden: number; batch: number } {
+  const [hidden, input] = tensor(op.gates.forget.inputWeights).shape;
+  const batch = tensor(op.inputs[1]).shape.reduce((a, b) => a * b, 1) / hidden;
+  return { input, hidden, batch };
+}
+
+/** Whether the CMSIS-NN set computes each side's four gates with one call on stacked rows:
+ *  when the four gates requantize alike on the input side and on the hidden side. */
+export function stackedLstmGates(op: LstmCellOp): boolean {
+  const same = (side: (g: LstmGate) => { multiplier: number; shift: number }) =>
+    LSTM_GATES.every((k) => side(op.gates[k]).multiplier === side(op.gates.forget).multiplier && side(op.gates[k]).shift === side(op.gates.forget).shift);
+  return same((g) => g.input) && same((g) => g.hidden);
+}
+
+/** The arrays an LSTM cell's lowering adds (what and bytes of each) and the IR constants it
+ *  replaces. */
+function lstmArrays(op: IrOp, kernels: KernelSetName, tensor: (v: string) => IrTensor): { added: { what: string; bytes: number }[]; replaces: string[] } | undefined {
+  if (op.kind !== 'LstmCell') return undefined;
+  const { input, hidden } = lstmSizes(op, tensor);
+  const segments = [
+    { what: 'sigmoid_segments', bytes: 256 * 8 },
+    { what: 'tanh_segments', bytes: 256 * 8 },
+  ];
+  const gateTensors = LSTM_GATES.flatMap((k) => {
+    const g = op.gates[k];
+    return [g.inputWeights, g.hiddenWeights, g.inputEffectiveBias, g.hiddenEffectiveBias];
+  });
+  if (kernels === 'portable') {
+    const chunks = (n: number) => Math.ceil(n / 4);
+    return {
+      added: [
+        ...segments,
+        { what: 'input_weights (int16, gates interleaved)', bytes: 2 * 16 * hidden * chunks(input) },
+        { what: 'hidden_weights (int16, gates interleaved)', bytes: 2 * 16 * hidden * chunks(hidden) },
+        { what: 'biases (both sides, gates interleaved)', bytes: 4 * 8 * hidden },
+      ],
+      replaces: [...gateTensors, op.activationTable],
+    };
+  }
+  if (!stackedLstmGates(op)) return { added: segments, replaces: [op.activationTable] };
+  return {
+    added: [
+      ...segments,
+      { what: 'input_weights (gates stacked)', bytes: 4 * hidden * input },
+      { what: 'hidden_weights (gates stacked)', bytes: 4 * hidden * hidden },
+      { what: 'input_biases (gates stacked)', bytes: 4 * 4 * hidden },
+      { what: 'hidden_biases (gates stacked)', bytes: 4 * 4 * hidden },
+    ],
+    replaces: [...gateTensors, op.activationTable],
+  };
+}
+
+const align16 = (n: number) => Math.ceil(n / 16) * 16;

@@ -82,7 +82,7 @@ export function planMemory(model: IrModel, options: PlanOptions): MemoryPlan {
   }
   for (const so of schedule.ops) {
     for (const sc of scratchBuffers(so.op, kernels, (v) => schedule.tensors.get(v)!)) {
-      requests.push({ name: sc.name, size: sc.bytes, alignment: 4, firstUse: so.step, lastUse: so.step, kind: 'scratch', values: [] });
+      requests.push({ name: sc.name, size: sc.bytes, alignment: sc.alignment, firstUse: so.step, lastUse: so.step, kind: 'scratch', values: [] });
     }
   }
 
@@ -102,14 +102,18 @@ export function planMemory(model: IrModel, options: PlanOptions): MemoryPlan {
 
   // 4. Constants in flash, as the kernels store them.
   const replaced = new Set<string>();
+  const kernelArrays: { name: string; bytes: number }[] = [];
   let extraWeightBytes = 0;
   for (const so of schedule.ops) {
     const w = weightLayout(so.op, kernels, (v) => schedule.tensors.get(v)!);
     extraWeightBytes += align(w.extraBytes, 16);
     w.replaces.forEach((r) => replaced.add(r));
+    kernelArrays.push(...w.arrays);
   }
-  const constants = constantTensors(model, layout).filter((c) => !replaced.has(c.name));
-  const constantBytes = constants.reduce((a, c) => a + align(c.bytes, 16), 0) + extraWeightBytes;
+  const irConstants = constantTensors(model, layout).filter((c) => !replaced.has(c.name));
+  const constantBytes = irConstants.reduce((a, c) => a + align(c.bytes, 16), 0) + extraWeightBytes;
+  // What the firmware stores: the IR's constants and the kernels' own layouts, largest first.
+  const constants = [...irConstants, ...kernelArrays].sort((a, b) => b.bytes - a.bytes || a.name.localeCompare(b.name));
 
   // 5. Budget lines and regions.
   const flashBudget = options.flashBudget ?? board.budget.flash;
@@ -123,7 +127,7 @@ export function planMemory(model: IrModel, options: PlanOptions): MemoryPlan {
   const app = options.application ?? { flashBytes: 0, ramBytes: 0 };
   const flashLines: BudgetLine[] = [
     { what: 'weights, biases and tables', bytes: constantBytes },
-    { what: 'requantization parameters', bytes: parameterBytes(model) },
+    { what: 'requantization parameters', bytes: parameterBytes(model, kernels) },
     { what: `code (estimate: ${code.detail})`, bytes: code.bytes },
     { what: 'board support and runtime', bytes: board.support.flashBytes },
     ...(app.flashBytes ? [{ what: 'test application (code and data)', bytes: app.flashBytes + applicationCode() }] : []),

@@ -37,6 +37,13 @@ import { runSoftmax, softmaxParams } from '../../src/ir/ops/softmax.js';
 import { runConcat, runCopy } from '../../src/ir/ops/views.js';
 import { activationS16, runLstmCell } from '../../src/ir/ops/lstm-cell.js';
 import { quantizeMultiplier, requantize } from '../../src/quant/fixed-point.js';
+import {
+  activationScale,
+  activationSegments,
+  cellRange,
+  fastRequant,
+  packLstmPortable,
+} from '../../src/emit/kernels/lstm-layout.js';
 import { CaseWriter, ResultReader, type IntArray } from './case-stream.js';
 
 /** The op codes of test/support/case_ops.h. */
@@ -772,23 +779,38 @@ export const concatCase: fc.Arbitrary<KernelCase> = fc
 
 // ---- int16 activation and LSTM ------------------------------------------------------------------
 
-/** Every int16 value through sigmoid or tanh at one left shift. */
+/** tlg_fast_requant as the drivers read it: rounding (low word, high word), low, high, shift. */
+function fastRequantWords(r: Requant): number[] {
+  const f = fastRequant(r);
+  return [Number(BigInt.asIntN(32, f.rounding)), Number(f.rounding >> 32n), f.low, f.high, f.rightShift];
+}
+
+/**
+ * Every int16 value through sigmoid or tanh at one left shift. With `portable`, the case also
+ * carries what the portable kernel reads: the input scaling and the segments prepared from the
+ * table (src/emit/kernels/lstm-layout.ts).
+ */
 export function activationCase(
   leftShift: number,
   type: 'sigmoid' | 'tanh',
   table: Uint16Array,
   values?: Int16Array,
+  portable = false,
 ): KernelCase {
   const x = values ?? Int16Array.from({ length: 65536 }, (_, i) => i - 32768);
+  const scale = activationScale(leftShift);
   return {
     kind: 'ActivationS16',
     label: `${type} left shift ${leftShift} over ${x.length} values`,
-    encode: (w) =>
-      w
-        .begin(CaseOp.ActivationS16)
+    encode: (w) => {
+      w.begin(CaseOp.ActivationS16)
         .i32(leftShift, type === 'sigmoid' ? 0 : 1)
         .array(table)
-        .array(x),
+        .array(x);
+      if (portable) {
+        w.i32(scale.multiplier, scale.rounding, scale.shift).array(activationSegments(table, type));
+      }
+    },
     expected: [Int16Array.from(x, (v) => activationS16(v, leftShift, type, table))],
   };
 }
@@ -805,6 +827,13 @@ export interface LstmOptions extends Ranges {
   /** Draw batch-major sequences too (the driver must support them). */
   batchMajor: boolean;
   maxSteps: number;
+  /**
+   * Also encode what the portable kernels read (weights, biases, requantizations and
+   * activation segments prepared by src/emit/kernels/lstm-layout.ts). kernels_driver.c runs
+   * the sequence twice, through tlg_lstm_step_s8 and through plain C gate products with
+   * tlg_lstm_update_s16 (the CMSIS-NN set's update), so the results come twice.
+   */
+  portable?: boolean;
 }
 
 /**
@@ -933,10 +962,26 @@ export function lstmCase(options: LstmOptions): fc.Arbitrary<KernelCase> {
             w.array(g.wx).array(g.wh).array(g.bx).array(g.bh);
           });
           w.array(options.table).array(x).array(h0).array(c0);
+          if (options.portable) encodePortableLstm(w, op, env);
         },
-        expected: [hs, env.read('c_next') as IntArray],
+        expected: options.portable
+          ? [hs, env.read('c_next') as IntArray, hs, env.read('c_next') as IntArray]
+          : [hs, env.read('c_next') as IntArray],
       };
     });
+}
+
+/** The portable LSTM's prepared data, in the order kernels_driver.c reads it. */
+function encodePortableLstm(w: CaseWriter, op: LstmCellOp, env: CaseEnv): void {
+  const packed = packLstmPortable(op, (v) => env.tensor(v), (v) => env.read(v));
+  const table = env.read(op.activationTable);
+  const scale = activationScale(op.cellScalePower + 12);
+  // int16 pairs as int32 words: the driver's int32 pool keeps them word-aligned.
+  w.array(new Int32Array(packed.inputWeights.buffer)).array(new Int32Array(packed.hiddenWeights.buffer)).array(packed.biases);
+  for (const side of ['input', 'hidden'] as const) GATES.forEach((k) => w.i32(...fastRequantWords(op.gates[k][side])));
+  w.i32(...fastRequantWords(op.forgetToCell), ...fastRequantWords(op.inputToCell), ...fastRequantWords(op.hidden));
+  w.i32(...cellRange(op), scale.multiplier, scale.rounding, scale.shift);
+  w.array(activationSegments(table, 'sigmoid')).array(activationSegments(table, 'tanh'));
 }
 
 // ---- Running cases ------------------------------------------------------------------------------

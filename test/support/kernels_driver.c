@@ -6,6 +6,7 @@
 
 #include "case_io.h"
 #include "case_ops.h"
+#include "tlg_fc_w16.h"
 #include "tlg_fixed_point.h"
 #include "tlg_kernels.h"
 
@@ -19,6 +20,38 @@ static void run_requantize_values(void)
     for (int32_t i = 0; i < n; i++)
         out[i] = tlg_requantize(values[i], multipliers[i], shifts[i]);
     case_result(out, n * 4);
+}
+
+/* The same FC through tlg_fc_w16_s8 (the generated code's int16-weight path, for
+ * requantizations that shift right), with the widening and preparation done here as the
+ * compiler does it; fails the case unless it equals tlg_fully_connected_s8's `expected`. */
+static void check_fc_w16(const tlg_fc_params *params, int32_t count, int32_t batches, int32_t depth,
+                         int32_t channels, const int8_t *input, const int8_t *filter,
+                         const int32_t *bias, const int8_t *expected)
+{
+    static int16_t weights16[64 * 64] __attribute__((aligned(8)));
+    static int16_t input16[64] __attribute__((aligned(8)));
+    static int8_t out[4 * 64];
+    static tlg_requant_prepared prepared[256];
+    const int32_t padded = (depth + 3) / 4 * 4;
+    if (padded > 64 || channels > 64 || batches > 4)
+        case_fail("FC case too large for the int16-weight check");
+    for (int32_t i = 0; i < count; i++) {
+        if (params->requant[i].shift > -1)
+            return;
+        prepared[i].multiplier = params->requant[i].multiplier;
+        prepared[i].rounding = (int64_t)1 << (30 - params->requant[i].shift);
+        prepared[i].right_shift = -1 - params->requant[i].shift;
+    }
+    for (int32_t n = 0; n < channels; n++)
+        for (int32_t k = 0; k < padded; k++)
+            weights16[n * padded + k] = (int16_t)(k < depth ? filter[n * depth + k] + params->filter_offset : 0);
+    tlg_fc_w16_s8(batches, depth, padded, channels, params->input_offset, params->output_offset,
+                  params->activation_min, params->activation_max, prepared, params->per_channel,
+                  input, input16, weights16, bias, out);
+    for (int32_t i = 0; i < batches * channels; i++)
+        if (out[i] != expected[i])
+            case_fail("tlg_fc_w16_s8 differs from tlg_fully_connected_s8");
 }
 
 /* The int32 output variant of FullyConnected and MatMul is chosen by a leading flag. */
@@ -60,6 +93,7 @@ static void run_fully_connected(void)
     } else {
         int8_t *out = case_out_s8(n);
         tlg_fully_connected_s8(&params, batches, depth, channels, input, filter, bias, out);
+        check_fc_w16(&params, count, batches, depth, channels, input, filter, bias, out);
         case_result(out, n);
     }
 }
@@ -242,71 +276,161 @@ static void run_concat(void)
     case_result(out, n * params.element_size);
 }
 
+/* The case carries the uint16 table for CMSIS-NN's driver; the portable kernel reads the input
+ * scaling and the segments prepared from it, which follow. */
 static void run_activation_s16(void)
 {
-    const int32_t left_shift = case_i32();
+    (void)case_i32(); /* left shift: prepared in the scaling */
     const tlg_activation type = case_i32() == 0 ? TLG_SIGMOID : TLG_TANH;
-    const uint16_t *table = case_u16(NULL);
+    (void)case_u16(NULL);
     int32_t n;
     const int16_t *x = case_s16(&n);
+    tlg_activation_scale scale;
+    scale.multiplier = case_i32();
+    scale.rounding = case_i32();
+    scale.shift = case_i32();
+    const tlg_activation_segment *segments = (const tlg_activation_segment *)case_s32(NULL);
     int16_t *out = case_out_s16(n);
-    tlg_activation_s16(x, out, n, left_shift, type, table);
+    tlg_activation_s16(&scale, type, segments, n, x, out);
     case_result(out, n * 2);
 }
 
-static void read_gate(tlg_lstm_gate *gate)
+/* The plain parameters of one gate, as CMSIS-NN's cmsis_nn_lstm_gate. */
+typedef struct {
+    int32_t input_multiplier, input_shift, hidden_multiplier, hidden_shift;
+    const int8_t *input_weights, *hidden_weights;
+    const int32_t *input_effective_bias, *hidden_effective_bias;
+} plain_gate;
+
+static void read_gate(plain_gate *gate)
 {
-    gate->input.multiplier = case_i32();
-    gate->input.shift = case_i32();
-    gate->hidden.multiplier = case_i32();
-    gate->hidden.shift = case_i32();
-    gate->activation = case_i32() == 0 ? TLG_SIGMOID : TLG_TANH;
+    gate->input_multiplier = case_i32();
+    gate->input_shift = case_i32();
+    gate->hidden_multiplier = case_i32();
+    gate->hidden_shift = case_i32();
+    (void)case_i32(); /* the activation: f, i, o sigmoid, g tanh */
     gate->input_weights = case_s8(NULL);
     gate->hidden_weights = case_s8(NULL);
     gate->input_effective_bias = case_s32(NULL);
     gate->hidden_effective_bias = case_s32(NULL);
 }
 
-/* time_steps steps, time-major; the cell state is updated in place, as the generated loop
- * keeps it, and each step's hidden output is the next step's hidden input. */
+static void read_fast_requant(tlg_fast_requant *r)
+{
+    const uint32_t low_word = (uint32_t)case_i32();
+    const int32_t high_word = case_i32();
+    r->rounding = (int64_t)(((uint64_t)(uint32_t)high_word << 32) | low_word);
+    r->low = case_i32();
+    r->high = case_i32();
+    r->right_shift = case_i32();
+}
+
+static int32_t saturate16(int32_t v)
+{
+    return tlg_clamp(v, -32768, 32767);
+}
+
+/* A gate's pre-activations for one sequence as CMSIS-NN's arm_nn_vec_mat_mul_result_acc_s8_s16
+ * leaves them after its input and hidden calls: the products in plain C. */
+static void gate_products(const plain_gate *g, int32_t in_size, int32_t hid_size, const int8_t *x,
+                          const int8_t *h, int16_t *out, int32_t stride)
+{
+    for (int32_t j = 0; j < hid_size; j++) {
+        uint32_t ax = (uint32_t)g->input_effective_bias[j];
+        for (int32_t k = 0; k < in_size; k++)
+            ax += (uint32_t)(g->input_weights[j * in_size + k] * x[k]);
+        const int32_t v = saturate16(tlg_requantize((int32_t)ax, g->input_multiplier, g->input_shift));
+        uint32_t ah = (uint32_t)g->hidden_effective_bias[j];
+        for (int32_t k = 0; k < hid_size; k++)
+            ah += (uint32_t)(g->hidden_weights[j * hid_size + k] * h[k]);
+        out[j * stride] = (int16_t)tlg_add_clamp(
+            tlg_requantize((int32_t)ah, g->hidden_multiplier, g->hidden_shift), v, -32768, 32767);
+    }
+}
+
+/* time_steps steps, time-major, twice: through tlg_lstm_step_s8 on the packed layout, and
+ * through plain gate products and tlg_lstm_update_s16 (the CMSIS-NN set's update). The cell state is updated in place, as the generated loop keeps
+ * it, and each step's hidden output overwrites the hidden state it was computed from. */
 static void run_lstm(void)
 {
     const int32_t steps = case_i32();
     const int32_t time_major = case_i32();
+    const int32_t batch = case_i32();
+    const int32_t in_size = case_i32();
+    const int32_t hid_size = case_i32();
     tlg_lstm_params params;
-    params.batch_size = case_i32();
-    params.input_size = case_i32();
-    params.hidden_size = case_i32();
-    params.forget_to_cell.multiplier = case_i32();
-    params.forget_to_cell.shift = case_i32();
-    params.input_to_cell.multiplier = case_i32();
-    params.input_to_cell.shift = case_i32();
-    params.cell_clip = case_i32();
-    params.cell_scale_power = case_i32();
-    params.output.multiplier = case_i32();
-    params.output.shift = case_i32();
-    params.output_offset = case_i32();
-    read_gate(&params.forget_gate);
-    read_gate(&params.input_gate);
-    read_gate(&params.cell_gate);
-    read_gate(&params.output_gate);
-    params.sigmoid_table = case_u16(NULL);
+    params.batch_size = batch;
+    params.input_size = in_size;
+    params.hidden_size = hid_size;
+    /* Cell and hidden requantizations, clip and power: prepared below; the hidden offset. */
+    for (int32_t i = 0; i < 8; i++)
+        (void)case_i32();
+    params.cell.output_offset = case_i32();
+    plain_gate gates[4];
+    for (int32_t k = 0; k < 4; k++)
+        read_gate(&gates[k]);
+    (void)case_u16(NULL); /* the table: prepared as segments below */
     const int8_t *x = case_s8(NULL);
     const int8_t *h0 = case_s8(NULL);
-    int16_t *cell = case_s16(NULL);
+    const int16_t *c0 = case_s16(NULL);
     if (!time_major)
         case_fail("the portable LSTM step runs time-major sequences only");
 
-    const int32_t step_in = params.batch_size * params.input_size;
-    const int32_t step_out = params.batch_size * params.hidden_size;
-    int8_t *h = case_out_s8(steps * step_out);
-    for (int32_t t = 0; t < steps; t++) {
-        const int8_t *h_prev = t == 0 ? h0 : h + (size_t)(t - 1) * (size_t)step_out;
-        const int8_t *x_t = x + (size_t)t * (size_t)step_in;
-        tlg_lstm_step_s8(&params, x_t, h_prev, cell, h + (size_t)t * (size_t)step_out, cell);
+    params.input_weights = (const int16_t *)case_s32(NULL);
+    params.hidden_weights = (const int16_t *)case_s32(NULL);
+    params.biases = case_s32(NULL);
+    for (int32_t k = 0; k < 4; k++)
+        read_fast_requant(&params.input_requant[k]);
+    for (int32_t k = 0; k < 4; k++)
+        read_fast_requant(&params.hidden_requant[k]);
+    tlg_lstm_cell_params *cell = &params.cell;
+    read_fast_requant(&cell->forget_to_cell);
+    read_fast_requant(&cell->input_to_cell);
+    read_fast_requant(&cell->output);
+    cell->cell_min = case_i32();
+    cell->cell_max = case_i32();
+    cell->cell_scale.multiplier = case_i32();
+    cell->cell_scale.rounding = case_i32();
+    cell->cell_scale.shift = case_i32();
+    cell->sigmoid = (const tlg_activation_segment *)case_s32(NULL);
+    cell->tanh = (const tlg_activation_segment *)case_s32(NULL);
+
+    const int32_t step_in = batch * in_size;
+    const int32_t state = batch * hid_size;
+    int16_t *scratch = (int16_t *)case_out_s32(2 * (((in_size + 3) / 4) + ((hid_size + 3) / 4)));
+    int16_t *unit_gates = case_out_s16(4 * hid_size);
+    /* The gates of a unit side by side (stacked CMSIS-NN calls) or each gate's block apart
+     * (a call per gate), by the parity of the hidden size. */
+    const int32_t unit_stride = hid_size % 2 == 0 ? 4 : 1;
+    const int32_t gate_stride = hid_size % 2 == 0 ? 1 : hid_size;
+    for (int32_t pass = 0; pass < 2; pass++) {
+        int8_t *h = case_out_s8(steps * state);
+        int8_t *h_state = case_out_s8(state);
+        int16_t *c = case_out_s16(state);
+        for (int32_t i = 0; i < state; i++) {
+            h_state[i] = h0[i];
+            c[i] = c0[i];
+        }
+        for (int32_t t = 0; t < steps; t++) {
+            const int8_t *x_t = x + (size_t)t * (size_t)step_in;
+            if (pass == 0) {
+                tlg_lstm_step_s8(&params, x_t, h_state, c, h_state, c, scratch);
+            } else {
+                for (int32_t b = 0; b < batch; b++) {
+                    for (int32_t k = 0; k < 4; k++)
+                        gate_products(&gates[k], in_size, hid_size, x_t + b * in_size,
+                                      h_state + b * hid_size, unit_gates + k * gate_stride,
+                                      unit_stride);
+                    tlg_lstm_update_s16(cell, hid_size, unit_stride, gate_stride, unit_gates,
+                                        c + b * hid_size, c + b * hid_size, h_state + b * hid_size);
+                }
+            }
+            for (int32_t i = 0; i < state; i++)
+                h[(size_t)t * (size_t)state + (size_t)i] = h_state[i];
+        }
+        case_result(h, steps * state);
+        case_result(c, state * 2);
     }
-    case_result(h, steps * step_out);
-    case_result(cell, step_out * 2);
 }
 
 int main(void)

@@ -11,15 +11,36 @@
 
 #include <stdint.h>
 
+#if defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
+#endif
+
 /* val * multiplier * 2^shift / 2^31 for shift in [-31, 30], rounded once, half up, from the
  * exact 64-bit product, and wrapped to int32: arm_nn_requantize with
  * CMSIS_NN_USE_SINGLE_ROUNDING. A negative multiplier (Sub's input 2) scales by a negative
  * real, still rounded half up. */
 static inline int32_t tlg_requantize(int32_t val, int32_t multiplier, int32_t shift)
 {
+    /* floor((p + 2^(t-1)) / 2^t) equals ((p >> (t-1)) + 1) >> 1 (CMSIS-NN's form) and, with a
+     * constant shift, compiles to a multiply, one add to the high word and one shift. */
     const int64_t product = (int64_t)val * multiplier;
     const int32_t total_shift = 31 - shift;
-    return (int32_t)(((product >> (total_shift - 1)) + 1) >> 1);
+    return (int32_t)((product + ((int64_t)1 << (total_shift - 1))) >> total_shift);
+}
+
+/* A requantization prepared at compile time (shift <= -1, as every multiplier below 1/2 has):
+ * the rounding constant 2^(30 - shift) and the shift that is left after taking the high word,
+ * -1 - shift. The result is tlg_requantize's, in a multiply-accumulate and one shift. */
+typedef struct {
+    int64_t rounding;
+    int32_t multiplier;
+    int32_t right_shift;
+} tlg_requant_prepared;
+
+static inline int32_t tlg_requantize_prepared(int32_t val, const tlg_requant_prepared *rq)
+{
+    const int64_t sum = (int64_t)val * rq->multiplier + rq->rounding;
+    return (int32_t)(sum >> 32) >> rq->right_shift;
 }
 
 static inline int32_t tlg_clamp(int32_t value, int32_t min, int32_t max)
@@ -33,6 +54,17 @@ static inline int32_t tlg_add_clamp(int32_t value, int32_t offset, int32_t min, 
 {
     const int32_t sum = (int32_t)((uint32_t)value + (uint32_t)offset);
     return sum < min ? min : sum > max ? max : sum;
+}
+
+/* clamp(value + offset) to int8 (a full-range activation): one SSAT on a core that has it. */
+static inline int32_t tlg_add_sat8(int32_t value, int32_t offset)
+{
+    const int32_t sum = (int32_t)((uint32_t)value + (uint32_t)offset);
+#if defined(__ARM_FEATURE_SAT)
+    return __ssat(sum, 8);
+#else
+    return sum < -128 ? -128 : sum > 127 ? 127 : sum;
+#endif
 }
 
 #endif

@@ -24,8 +24,9 @@
  * get there (test/cmsis-nn-reference.test.ts keeps the cases where they differ).
  *
  * On a core with the DSP extension (__ARM_FEATURE_DSP, e.g. the Cortex-M7) the int8 dot
- * products of tlg_fully_connected_* and tlg_lstm_step_s8 use SMLAD on pairs of sign-extended
- * values; the result is the same integer as on any other target.
+ * products of tlg_fully_connected_* use SMLAD on pairs of sign-extended values, and
+ * tlg_lstm_step_s8 uses SMLAD on weights widened to int16 at compile time; the result is the
+ * same integer as on any other target.
  */
 #ifndef TLG_KERNELS_H
 #define TLG_KERNELS_H
@@ -223,71 +224,127 @@ void tlg_concat(const tlg_concat_params *params, const void *const *inputs, void
 
 /* ---- LSTM -------------------------------------------------------------------------------- */
 
+/* A requantization prepared at compile time (src/emit/kernels/lstm-layout.ts) so that it costs
+ * one 64-bit multiply-accumulate, one multiply-accumulate and one shift:
+ *   tlg_requantize(v, multiplier, shift)
+ *     = (int32_t)(((rounding + v * low) >> 32) + v * high) >> right_shift
+ * with the sum taken modulo 2^32, for every int32 v (the wrap to int32 included). For
+ * shift < 0: low = multiplier, high = 0, rounding = 2^(30 - shift), right_shift = -1 - shift;
+ * for shift >= 0: multiplier * 2^(shift + 1) = high * 2^32 + low (low signed),
+ * rounding = 2^31, right_shift = 0. */
+typedef struct {
+    int64_t rounding;
+    int32_t low;
+    int32_t high;
+    int32_t right_shift;
+} tlg_fast_requant;
+
 typedef enum {
     TLG_SIGMOID = 0,
     TLG_TANH = 1
 } tlg_activation;
 
-/* sigmoid or tanh of int16 values (Q3.12 after the shift) into Q0.15, by interpolation in a
- * 256-entry table of sigmoid(k/24) in Q16: arm_nn_activation_s16, with the table as a
- * parameter (CMSIS-NN's own sigmoid_table_uint16 or the project's, src/quant/tables.ts).
- *   left_shift     the input's integer bits beyond 3: [-3, 3] for gates, cell_scale_power + 12
- *                  for the cell state; [-31, 13] keeps the arithmetic in int32. A negative
- *                  shift divides with rounding.
- *   sigmoid_table  uint16 [256]
- * Output may be input. */
-void tlg_activation_s16(const int16_t *input,
-                        int16_t *output,
-                        int32_t size,
-                        int32_t left_shift,
-                        tlg_activation type,
-                        const uint16_t *sigmoid_table);
-
-/* One gate of the LSTM, as CMSIS-NN's cmsis_nn_lstm_gate. */
+/* One segment of the piecewise-linear int16 sigmoid or tanh of arm_nn_activation_s16, which
+ * interpolates a 256-entry table T of sigmoid(k/24) in Q16 (CMSIS-NN's sigmoid_table_uint16
+ * or the project's, src/quant/tables.ts). Prepared at compile time from T with the rounding
+ * of the result folded in (src/emit/kernels/lstm-layout.ts):
+ *   sigmoid, k < 255: base = T[k] * 2^9 + 2^9,          slope = T[k + 1] - T[k]
+ *   tanh, k < 255:    base = T[k] * 2^8 - 2^23 + 2^7,   slope = T[k + 1] - T[k]
+ *   k = 255:          base = the saturated value plus that rounding, slope = 0 */
 typedef struct {
-    const int8_t *input_weights;           /* int8 [hidden_size, input_size] */
-    const int8_t *hidden_weights;          /* int8 [hidden_size, hidden_size] */
-    const int32_t *input_effective_bias;   /* int32 [hidden_size], input zero point folded in */
-    const int32_t *hidden_effective_bias;  /* int32 [hidden_size], hidden zero point folded in */
-    tlg_requant input;                     /* input_multiplier, input_shift: to Q3.12 */
-    tlg_requant hidden;                    /* hidden_multiplier, hidden_shift: to Q3.12 */
-    tlg_activation activation;
-} tlg_lstm_gate;
+    int32_t base;
+    int32_t slope;
+} tlg_activation_segment;
 
-/* An int8 LSTM with int16 gates and cell state, as CMSIS-NN's cmsis_nn_lstm_params. */
+/* arm_nn_activation_s16's input scaling, x * 3 * 2^left_shift rounded:
+ * (x * multiplier + rounding) >> shift, multiplier = 3 << max(left_shift, 0),
+ * shift = max(-left_shift, 0), rounding = half of 2^shift (0 for shift 0). */
+typedef struct {
+    int32_t multiplier;
+    int32_t rounding;
+    int32_t shift;
+} tlg_activation_scale;
+
+/* sigmoid or tanh of int16 values into Q0.15, bit-exact with arm_nn_activation_s16:
+ *   scale     the input scaling for left_shift (the input's integer bits beyond 3: 0 for
+ *             gates, cell_scale_power + 12 for the cell state; [-31, 13])
+ *   segments  [256], of the type's function (see tlg_activation_segment)
+ * Output may be input. */
+void tlg_activation_s16(const tlg_activation_scale *scale,
+                        tlg_activation type,
+                        const tlg_activation_segment *segments,
+                        int32_t size,
+                        const int16_t *input,
+                        int16_t *output);
+
+/* What one LSTM unit does with its four gate pre-activations (int16 at 2^-12, already the
+ * saturated sums of the input and hidden parts), with the arithmetic of arm_nn_lstm_step_s8:
+ *   f, i, o = sigmoid, g = tanh (left shift 0)
+ *   c' = clip(requantize(i g, input_to_cell) + sat16(requantize(f c, forget_to_cell)))
+ *   h' = sat8(requantize(o tanh(c'), output) + output_offset), tanh scaled by cell_scale */
+typedef struct {
+    tlg_fast_requant forget_to_cell;   /* forget_to_cell_multiplier, _shift */
+    tlg_fast_requant input_to_cell;    /* input_to_cell_multiplier, _shift */
+    tlg_fast_requant output;           /* output_multiplier, output_shift: Q0.30 to the hidden int8 */
+    int32_t output_offset;             /* the hidden state's zero point */
+    int32_t cell_min;                  /* -cell_clip, or -32768 without a clip */
+    int32_t cell_max;                  /* cell_clip, or 32767 */
+    tlg_activation_scale cell_scale;   /* left shift cell_scale_power + 12 */
+    const tlg_activation_segment *sigmoid;  /* [256] */
+    const tlg_activation_segment *tanh;     /* [256] */
+} tlg_lstm_cell_params;
+
+/* An int8 LSTM with int16 gates and cell state, as CMSIS-NN's cmsis_nn_lstm_params, with its
+ * weights and biases laid out at compile time (src/emit/kernels/lstm-layout.ts). Gates are in
+ * the order f, i, g, o (forget, input, cell, output). The weights are widened to int16 and
+ * interleaved per hidden unit j, four columns of each gate's row j at a time:
+ *   input_weights[j][c][gate][0..3] = W_x[gate][j][4c .. 4c + 3]
+ * for c < ceil(input_size / 4), zeros beyond input_size; hidden_weights the same with W_h and
+ * hidden_size. biases[j] = {input effective biases of f, i, g, o, hidden effective biases of
+ * f, i, g, o} (the zero points folded in, as cmsis_nn_lstm_gate's effective biases). */
 typedef struct {
     int32_t batch_size;
     int32_t input_size;
     int32_t hidden_size;
-    tlg_requant forget_to_cell;  /* forget_to_cell_multiplier, _shift */
-    tlg_requant input_to_cell;   /* input_to_cell_multiplier, _shift */
-    int32_t cell_clip;           /* |cell| limit; 0 for the int16 range */
-    int32_t cell_scale_power;    /* the cell state is int16 at 2^cell_scale_power */
-    tlg_requant output;          /* output_multiplier, output_shift: Q0.30 to the hidden int8 */
-    int32_t output_offset;       /* the hidden state's zero point */
-    tlg_lstm_gate forget_gate;
-    tlg_lstm_gate input_gate;
-    tlg_lstm_gate cell_gate;
-    tlg_lstm_gate output_gate;
-    const uint16_t *sigmoid_table;  /* uint16 [256], see tlg_activation_s16 */
+    const int16_t *input_weights;    /* int16 [hidden_size][ceil(input_size / 4)][4][4] */
+    const int16_t *hidden_weights;   /* int16 [hidden_size][ceil(hidden_size / 4)][4][4] */
+    const int32_t *biases;           /* int32 [hidden_size][8] */
+    tlg_fast_requant input_requant[4];   /* input_multiplier, _shift of f, i, g, o: to Q3.12 */
+    tlg_fast_requant hidden_requant[4];  /* hidden_multiplier, _shift of f, i, g, o */
+    tlg_lstm_cell_params cell;
 } tlg_lstm_params;
 
 /* One time step for batch_size sequences with the arithmetic of arm_nn_lstm_step_s8:
  *   gate = act(sat16(requantize(W_h h + b_h, hidden) + sat16(requantize(W_x x + b_x, input))))
- *   c'   = clip(requantize(i g, input_to_cell) + sat16(requantize(f c, forget_to_cell)))
- *   h'   = sat8(requantize(o tanh(c'), output) + output_offset), tanh with left shift
- *          cell_scale_power + 12
- *   input      int8 [batch_size, input_size]
- *   hidden_in  int8 [batch_size, hidden_size]
- *   cell_in    int16 [batch_size, hidden_size]
- *   hidden_out int8 [batch_size, hidden_size]; must not overlap input or hidden_in
- *   cell_out   int16 [batch_size, hidden_size]; may be cell_in
- * Needs no scratch memory: the four gates of one hidden unit are computed together. */
+ * then tlg_lstm_cell_params' cell and hidden updates.
+ *   input       int8 [batch_size, input_size]
+ *   hidden_in   int8 [batch_size, hidden_size]
+ *   cell_in     int16 [batch_size, hidden_size]
+ *   hidden_out  int8 [batch_size, hidden_size]; may be hidden_in or overlap input
+ *   cell_out    int16 [batch_size, hidden_size]; may be cell_in
+ *   scratch     int16 [4 ceil(input_size / 4) + 4 ceil(hidden_size / 4)]: one sequence's input
+ *               and hidden state widened to int16
+ * Weights, biases and scratch are 4-byte aligned (the Cortex-M7 loads two words at a time).
+ * The four gates of a unit are computed together, and its cell and hidden state right after. */
 void tlg_lstm_step_s8(const tlg_lstm_params *params,
                       const int8_t *input,
                       const int8_t *hidden_in,
                       const int16_t *cell_in,
                       int8_t *hidden_out,
-                      int16_t *cell_out);
+                      int16_t *cell_out,
+                      int16_t *scratch);
+
+/* The cell and hidden updates of `size` units from their gate pre-activations, as computed by
+ * CMSIS-NN's arm_nn_vec_mat_mul_result_acc_s8_s16 (the CMSIS-NN kernel set's LSTM step): gate
+ * k of unit j at gates[j * unit_stride + k * gate_stride], k = 0..3 for f, i, g, o.
+ *   cell_out may be cell_in; hidden_out int8 [size] */
+void tlg_lstm_update_s16(const tlg_lstm_cell_params *params,
+                         int32_t size,
+                         int32_t unit_stride,
+                         int32_t gate_stride,
+                         const int16_t *gates,
+                         const int16_t *cell_in,
+                         int16_t *cell_out,
+                         int8_t *hidden_out);
 
 #endif

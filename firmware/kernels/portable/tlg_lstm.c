@@ -1,69 +1,294 @@
 /* The int8 LSTM step with CMSIS-NN's arithmetic (arm_nn_lstm_step_s8: int16 gates at 2^-12,
- * Q0.15 activations, int16 cell state) and its int16 sigmoid/tanh (arm_nn_activation_s16). */
-#include "tlg_dot_s8.h"
-#include "tlg_fixed_point.h"
+ * Q0.15 activations, int16 cell state) and its int16 sigmoid/tanh (arm_nn_activation_s16), on
+ * weights, biases, requantizations and activation segments prepared at compile time (see
+ * tlg_kernels.h and src/emit/kernels/lstm-layout.ts).
+ *
+ * The step widens one sequence's input and hidden state to int16 once, then walks the hidden
+ * units: the four gate rows of a unit against both vectors (SMLAD on two words loaded at once,
+ * the input and hidden parts in their own accumulators since they requantize apart), the gate
+ * activations, the cell and the hidden state, all before the next unit. */
 #include "tlg_kernels.h"
 
 #include <stddef.h>
 
+#if defined(__ARM_FEATURE_SAT) || defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#endif
+
+#if defined(__ARM_FEATURE_DSP)
+typedef struct {
+    int16_t v[4];
+} tlg_s16x4;
+
+/* LDRD: the two words at base + index (index counted in int16), from a word-aligned address.
+ * GCC splits the 64-bit loads of C into single loads that it schedules apart, so the load is
+ * written out. */
+#define TLG_LDRD(lo, hi, base, index)                                                          \
+    __asm__("ldrd %0, %1, [%2, %3]"                                                            \
+            : "=r"(lo), "=r"(hi)                                                               \
+            : "r"(base), "i"(2 * (index)), "m"(*(const tlg_s16x4 *)((base) + (index))))
+
+#endif
+
 #define Q15_MIN (-32768)
 #define Q15_MAX 32767
 
-/* arm_nn_activation_s16 on one value. tanh(x) = 2 sigmoid(2x) - 1 reads the same table at
- * twice the resolution. The arithmetic is unsigned 32-bit and keeps the low 16 bits, as there. */
-static int16_t activation(int32_t value, int32_t left_shift, tlg_activation type,
-                          const uint16_t *table)
+/* The step's helpers are inlined into its unit loop even where GCC would not by itself (the
+ * loop is long): a call per unit costs its arguments and accumulators on the stack. */
+#if defined(__GNUC__)
+#define TLG_INLINE __attribute__((always_inline)) static inline
+#else
+#define TLG_INLINE static inline
+#endif
+
+/* requantize() of tlg_fixed_point.h with the constants of a tlg_fast_requant. */
+static inline int32_t requantize_fast(int32_t value, const tlg_fast_requant *p)
 {
-    const int sigmoid = type == TLG_SIGMOID;
-    const uint32_t abs_input_shift = sigmoid ? 9u : 8u;
-    const uint32_t max_saturation = sigmoid ? 0x7FFFu << 10 : 0xFFFFu << 8;
-    const int32_t input_multiplier = left_shift < 0 ? 3 : 3 * (1 << left_shift);
-    const int32_t abs_left_shift = left_shift < 0 ? -left_shift : 0;
-    const int32_t rounding = abs_left_shift > 0 ? 1 << (abs_left_shift - 1) : 0;
-    const int32_t input = (value * input_multiplier + rounding) >> abs_left_shift;
-    const uint32_t abs_input = input > 0 ? (uint32_t)input : 0u - (uint32_t)input;
-    const uint32_t uh = abs_input >> abs_input_shift;
-    uint32_t result;
-    if (uh >= 255u) {
-        result = max_saturation;
-    } else {
-        const uint32_t ua = table[uh];
-        const uint32_t ub = table[uh + 1u];
-        const uint32_t ut = abs_input & (sigmoid ? 0x1FFu : 0xFFu);
-        result = (ua << abs_input_shift) + ut * (ub - ua);
-    }
-    if (sigmoid) {
-        result = input >= 0 ? result + (1u << 9) : (1u << 25) - result + (1u << 9) - 1u;
-        result >>= 10;
-    } else {
-        result = input >= 0 ? result - (1u << 23) + (1u << 7)
-                            : (1u << 23) - result + (1u << 7) - 1u;
-        result >>= 8;
-    }
-    return (int16_t)(result & 0xFFFFu);
+    const tlg_fast_requant r = *p;
+    const int64_t product = r.rounding + (int64_t)value * r.low;
+    const uint32_t high = (uint32_t)((uint64_t)product >> 32) + (uint32_t)value * (uint32_t)r.high;
+    return (int32_t)high >> r.right_shift;
 }
 
-void tlg_activation_s16(const int16_t *input,
-                        int16_t *output,
-                        int32_t size,
-                        int32_t left_shift,
+static inline int32_t clamp(int32_t value, int32_t min, int32_t max)
+{
+    return value < min ? min : value > max ? max : value;
+}
+
+/* clamp to int16 and to int8: one SSAT on a core that has it. */
+static inline int32_t sat16(int32_t value)
+{
+#if defined(__ARM_FEATURE_SAT)
+    return __ssat(value, 16);
+#else
+    return clamp(value, Q15_MIN, Q15_MAX);
+#endif
+}
+
+static inline int32_t sat8(int32_t value)
+{
+#if defined(__ARM_FEATURE_SAT)
+    return __ssat(value, 8);
+#else
+    return clamp(value, -128, 127);
+#endif
+}
+
+/* value + offset wrapped to int32, as CMSIS-NN's int32 additions. */
+static inline int32_t add_wrap(int32_t value, int32_t offset)
+{
+    return (int32_t)((uint32_t)value + (uint32_t)offset);
+}
+
+/* The segment of an input magnitude, k = magnitude >> shift capped at 255 (the saturated
+ * segment): its base and slope. */
+static inline tlg_activation_segment segment(const tlg_activation_segment *segments,
+                                             uint32_t magnitude,
+                                             int shift)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT)
+    const tlg_activation_segment *const p = segments + __usat((int32_t)(magnitude >> shift), 8);
+    tlg_activation_segment s;
+    TLG_LDRD(s.base, s.slope, p, 0);
+    return s;
+#else
+    const uint32_t k = magnitude >> shift;
+    return segments[k < 255u ? k : 255u];
+#endif
+}
+
+/* arm_nn_activation_s16 of an already scaled input. The C there computes the interpolation r
+ * in uint32 and keeps the low 16 bits of (r + 2^9) >> 10 (sigmoid) or (r - 2^23 + 2^7) >> 8
+ * (tanh) for inputs >= 0, and of (2^25 - r + 2^9 - 1) >> 10 or (2^23 - r + 2^7 - 1) >> 8 for
+ * negative ones: those are 2^15 minus, and minus, the former, exactly. The segments carry the
+ * first rounding; the low 16 bits do not depend on the kind of shift. */
+static inline int32_t sigmoid_scaled(int32_t input, const tlg_activation_segment *segments)
+{
+    const uint32_t magnitude = input < 0 ? 0u - (uint32_t)input : (uint32_t)input;
+    const tlg_activation_segment s = segment(segments, magnitude, 9);
+    const int32_t value = (s.base + (int32_t)(magnitude & 0x1FFu) * s.slope) >> 10;
+    return (int16_t)(input < 0 ? 32768 - value : value);
+}
+
+static inline int32_t tanh_scaled(int32_t input, const tlg_activation_segment *segments)
+{
+    const uint32_t magnitude = input < 0 ? 0u - (uint32_t)input : (uint32_t)input;
+    const tlg_activation_segment s = segment(segments, magnitude, 8);
+    const int32_t value = (s.base + (int32_t)(magnitude & 0xFFu) * s.slope) >> 8;
+    return (int16_t)(input < 0 ? -value : value);
+}
+
+static inline int32_t scale_input(int32_t value, const tlg_activation_scale *scale)
+{
+    return (value * scale->multiplier + scale->rounding) >> scale->shift;
+}
+
+void tlg_activation_s16(const tlg_activation_scale *scale,
                         tlg_activation type,
-                        const uint16_t *sigmoid_table)
+                        const tlg_activation_segment *segments,
+                        int32_t size,
+                        const int16_t *input,
+                        int16_t *output)
 {
-    for (int32_t i = 0; i < size; i++)
-        output[i] = activation(input[i], left_shift, type, sigmoid_table);
+    for (int32_t i = 0; i < size; i++) {
+        const int32_t x = scale_input(input[i], scale);
+        output[i] = (int16_t)(type == TLG_SIGMOID ? sigmoid_scaled(x, segments)
+                                                  : tanh_scaled(x, segments));
+    }
 }
 
-/* The gate's int16 pre-activation from its two accumulators (biases included), each
- * requantized and saturated as arm_nn_vec_mat_mul_result_acc_s8_s16 does (input part first),
- * then activated. */
-static int16_t gate_value(const tlg_lstm_gate *gate, int32_t acc_x, int32_t acc_h,
-                          const uint16_t *table)
+/* The cell and hidden state of one unit from its four gate pre-activations (left shift 0:
+ * the activation's input is 3 x): the forget term saturated first (arm_elementwise_mul_s16),
+ * the input term added and clipped (arm_elementwise_mul_acc_s16), then o * tanh(c) to int8
+ * (arm_elementwise_mul_s16_s8). */
+TLG_INLINE void update_unit(const tlg_lstm_cell_params *p,
+                            int32_t f_in,
+                            int32_t i_in,
+                            int32_t g_in,
+                            int32_t o_in,
+                            const int16_t *cell_in,
+                            int16_t *cell_out,
+                            int8_t *hidden_out)
 {
-    const int32_t x = tlg_requantize(acc_x, gate->input.multiplier, gate->input.shift);
-    const int32_t v = tlg_clamp(x, Q15_MIN, Q15_MAX);
-    const int32_t h = tlg_requantize(acc_h, gate->hidden.multiplier, gate->hidden.shift);
-    return activation(tlg_add_clamp(h, v, Q15_MIN, Q15_MAX), 0, gate->activation, table);
+    const int32_t forget = sigmoid_scaled(3 * f_in, p->sigmoid);
+    const int32_t input = sigmoid_scaled(3 * i_in, p->sigmoid);
+    const int32_t cell_gate = tanh_scaled(3 * g_in, p->tanh);
+    const int32_t output = sigmoid_scaled(3 * o_in, p->sigmoid);
+
+    const int32_t kept = sat16(requantize_fast(forget * *cell_in, &p->forget_to_cell));
+    const int32_t added = requantize_fast(input * cell_gate, &p->input_to_cell);
+    const int32_t cell = clamp(add_wrap(added, kept), p->cell_min, p->cell_max);
+    *cell_out = (int16_t)cell;
+
+    const int32_t t = tanh_scaled(scale_input(cell, &p->cell_scale), p->tanh);
+    const int32_t value = requantize_fast(output * t, &p->output);
+    *hidden_out = (int8_t)sat8(add_wrap(value, p->output_offset));
+}
+
+void tlg_lstm_update_s16(const tlg_lstm_cell_params *params,
+                         int32_t size,
+                         int32_t unit_stride,
+                         int32_t gate_stride,
+                         const int16_t *gates,
+                         const int16_t *cell_in,
+                         int16_t *cell_out,
+                         int8_t *hidden_out)
+{
+    for (int32_t j = 0; j < size; j++) {
+        const int16_t *g = gates + (size_t)j * (size_t)unit_stride;
+        update_unit(params, g[0], g[gate_stride], g[2 * gate_stride], g[3 * gate_stride],
+                    cell_in + j, cell_out + j, hidden_out + j);
+    }
+}
+
+/* ---- The gate products --------------------------------------------------------------------- */
+
+/* acc[k] += the four gate rows of one unit (interleaved by four columns: 16 int16 per chunk)
+ * times the widened vector v (4 int16 per chunk), over `chunks` chunks. Sums wrap modulo 2^32
+ * as CMSIS-NN's int32 accumulators do. */
+#if defined(__ARM_FEATURE_DSP)
+/* Chunk `c` after v and w: one LDRD of the vector, one per gate row, two SMLAD per row. */
+#define TLG_CHUNK(c)                                                                           \
+    do {                                                                                       \
+        uint32_t x0, x1, w0, w1;                                                               \
+        TLG_LDRD(x0, x1, v, 4 * (c));                                                          \
+        TLG_LDRD(w0, w1, w, 16 * (c));                                                         \
+        a0 = (int32_t)__smlad(w1, x1, (int32_t)__smlad(w0, x0, a0));                           \
+        TLG_LDRD(w0, w1, w, 16 * (c) + 4);                                                     \
+        a1 = (int32_t)__smlad(w1, x1, (int32_t)__smlad(w0, x0, a1));                           \
+        TLG_LDRD(w0, w1, w, 16 * (c) + 8);                                                     \
+        a2 = (int32_t)__smlad(w1, x1, (int32_t)__smlad(w0, x0, a2));                           \
+        TLG_LDRD(w0, w1, w, 16 * (c) + 12);                                                    \
+        a3 = (int32_t)__smlad(w1, x1, (int32_t)__smlad(w0, x0, a3));                           \
+    } while (0)
+
+TLG_INLINE void gate_products(const int16_t *v, const int16_t *w, int32_t chunks, int32_t acc[4])
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const int16_t *const end8 = v + 4 * (chunks & ~7);
+    const int16_t *const end = v + 4 * chunks;
+    while (v != end8) {
+        TLG_CHUNK(0);
+        TLG_CHUNK(1);
+        TLG_CHUNK(2);
+        TLG_CHUNK(3);
+        TLG_CHUNK(4);
+        TLG_CHUNK(5);
+        TLG_CHUNK(6);
+        TLG_CHUNK(7);
+        v += 32;
+        w += 128;
+    }
+    if (chunks & 4) {
+        TLG_CHUNK(0);
+        TLG_CHUNK(1);
+        TLG_CHUNK(2);
+        TLG_CHUNK(3);
+        v += 16;
+        w += 64;
+    }
+    while (v != end) {
+        TLG_CHUNK(0);
+        v += 4;
+        w += 16;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+#else
+static inline void gate_products(const int16_t *v, const int16_t *w, int32_t chunks, int32_t acc[4])
+{
+    uint32_t sum[4] = {(uint32_t)acc[0], (uint32_t)acc[1], (uint32_t)acc[2], (uint32_t)acc[3]};
+    for (int32_t c = 0; c < chunks; c++, v += 4, w += 16)
+        for (int32_t k = 0; k < 4; k++)
+            for (int32_t e = 0; e < 4; e++)
+                sum[k] += (uint32_t)((int32_t)w[4 * k + e] * v[e]);
+    for (int32_t k = 0; k < 4; k++)
+        acc[k] = (int32_t)sum[k];
+}
+#endif
+
+/* int8 to int16, zeros up to a multiple of 4. */
+static void widen(const int8_t *x, int32_t size, int16_t *out)
+{
+    int32_t i = 0;
+    for (; i < size; i++)
+        out[i] = x[i];
+    for (; i % 4 != 0; i++)
+        out[i] = 0;
+}
+
+/* A gate's input part: its accumulator requantized and saturated as the first
+ * arm_nn_vec_mat_mul_result_acc_s8_s16 call leaves it. */
+static inline int32_t input_part(int32_t acc, const tlg_fast_requant *r)
+{
+    return sat16(requantize_fast(acc, r));
+}
+
+/* Two saturated int16 values in one word, so that the input parts of the four gates stay in
+ * two registers while the hidden parts accumulate. */
+static inline uint32_t pack16(int32_t low, int32_t high)
+{
+    return ((uint32_t)low & 0xFFFFu) | ((uint32_t)high << 16);
+}
+
+static inline int32_t low16(uint32_t pair)
+{
+    return (int16_t)(pair & 0xFFFFu);
+}
+
+static inline int32_t high16(uint32_t pair)
+{
+    return (int32_t)pair >> 16;
+}
+
+/* The gate's pre-activation: the hidden part requantized and added to the input part, then
+ * saturated, as the second call does. */
+static inline int32_t gate_input(int32_t acc_h, const tlg_fast_requant *r, int32_t input_part)
+{
+    return sat16(add_wrap(requantize_fast(acc_h, r), input_part));
 }
 
 void tlg_lstm_step_s8(const tlg_lstm_params *params,
@@ -71,61 +296,42 @@ void tlg_lstm_step_s8(const tlg_lstm_params *params,
                       const int8_t *hidden_in,
                       const int16_t *cell_in,
                       int8_t *hidden_out,
-                      int16_t *cell_out)
+                      int16_t *cell_out,
+                      int16_t *scratch)
 {
     const int32_t in_size = params->input_size;
     const int32_t hid_size = params->hidden_size;
-    const tlg_lstm_gate *f = &params->forget_gate;
-    const tlg_lstm_gate *i = &params->input_gate;
-    const tlg_lstm_gate *g = &params->cell_gate;
-    const tlg_lstm_gate *o = &params->output_gate;
-    const int32_t clip_min = params->cell_clip > 0 ? -params->cell_clip : Q15_MIN;
-    const int32_t clip_max = params->cell_clip > 0 ? params->cell_clip : Q15_MAX;
-    const int32_t tanh_shift = params->cell_scale_power + 12;
-    const tlg_requant forget_to_cell = params->forget_to_cell;
-    const tlg_requant input_to_cell = params->input_to_cell;
-    const tlg_requant out = params->output;
-    const uint16_t *table = params->sigmoid_table;
+    const int32_t in_chunks = (in_size + 3) / 4;
+    const int32_t hid_chunks = (hid_size + 3) / 4;
+    int16_t *const x16 = scratch;
+    int16_t *const h16 = scratch + 4 * in_chunks;
+    const tlg_fast_requant *const rx = params->input_requant;
+    const tlg_fast_requant *const rh = params->hidden_requant;
 
     for (int32_t b = 0; b < params->batch_size; b++) {
-        const int8_t *x = input + (size_t)b * (size_t)in_size;
-        const int8_t *h = hidden_in + (size_t)b * (size_t)hid_size;
         const size_t base = (size_t)b * (size_t)hid_size;
+        widen(input + (size_t)b * (size_t)in_size, in_size, x16);
+        widen(hidden_in + base, hid_size, h16);
+        const int16_t *wx = params->input_weights;
+        const int16_t *wh = params->hidden_weights;
+        const int32_t *bias = params->biases;
         for (int32_t j = 0; j < hid_size; j++) {
-            /* 1. The four gates of unit j: a row of each gate's weights, two gates at a time. */
-            const size_t wx = (size_t)j * (size_t)in_size;
-            const size_t wh = (size_t)j * (size_t)hid_size;
-            int32_t acc_x[4] = {f->input_effective_bias[j], i->input_effective_bias[j],
-                                g->input_effective_bias[j], o->input_effective_bias[j]};
-            int32_t acc_h[4] = {f->hidden_effective_bias[j], i->hidden_effective_bias[j],
-                                g->hidden_effective_bias[j], o->hidden_effective_bias[j]};
-            tlg_dot_s8_x2(x, f->input_weights + wx, i->input_weights + wx, in_size, 0, 0, acc_x);
-            tlg_dot_s8_x2(x, g->input_weights + wx, o->input_weights + wx, in_size, 0, 0,
-                          acc_x + 2);
-            tlg_dot_s8_x2(h, f->hidden_weights + wh, i->hidden_weights + wh, hid_size, 0, 0,
-                          acc_h);
-            tlg_dot_s8_x2(h, g->hidden_weights + wh, o->hidden_weights + wh, hid_size, 0, 0,
-                          acc_h + 2);
-            const int32_t forget = gate_value(f, acc_x[0], acc_h[0], table);
-            const int32_t in_gate = gate_value(i, acc_x[1], acc_h[1], table);
-            const int32_t cell_gate = gate_value(g, acc_x[2], acc_h[2], table);
-            const int32_t out_gate = gate_value(o, acc_x[3], acc_h[3], table);
-
-            /* 2. The cell state: the forget term saturated first (arm_elementwise_mul_s16), then
-             *    the input term added and clipped (arm_elementwise_mul_acc_s16). */
-            const int32_t kept = tlg_requantize(forget * cell_in[base + (size_t)j],
-                                                forget_to_cell.multiplier, forget_to_cell.shift);
-            const int32_t added = tlg_requantize(in_gate * cell_gate, input_to_cell.multiplier,
-                                                 input_to_cell.shift);
-            const int32_t cell =
-                tlg_add_clamp(added, tlg_clamp(kept, Q15_MIN, Q15_MAX), clip_min, clip_max);
-            cell_out[base + (size_t)j] = (int16_t)cell;
-
-            /* 3. The hidden state: o * tanh(c) to int8 (arm_elementwise_mul_s16_s8). */
-            const int32_t t = activation(cell, tanh_shift, TLG_TANH, table);
-            const int32_t value = tlg_requantize(out_gate * t, out.multiplier, out.shift);
-            hidden_out[base + (size_t)j] =
-                (int8_t)tlg_add_clamp(value, params->output_offset, -128, 127);
+            int32_t acc[4] = {bias[0], bias[1], bias[2], bias[3]};
+            gate_products(x16, wx, in_chunks, acc);
+            const uint32_t fi = pack16(input_part(acc[0], &rx[0]), input_part(acc[1], &rx[1]));
+            const uint32_t go = pack16(input_part(acc[2], &rx[2]), input_part(acc[3], &rx[3]));
+            acc[0] = bias[4];
+            acc[1] = bias[5];
+            acc[2] = bias[6];
+            acc[3] = bias[7];
+            gate_products(h16, wh, hid_chunks, acc);
+            wx += 16 * in_chunks;
+            wh += 16 * hid_chunks;
+            bias += 8;
+            update_unit(&params->cell, gate_input(acc[0], &rh[0], low16(fi)),
+                        gate_input(acc[1], &rh[1], high16(fi)), gate_input(acc[2], &rh[2], low16(go)),
+                        gate_input(acc[3], &rh[3], high16(go)), cell_in + base + j,
+                        cell_out + base + j, hidden_out + base + j);
         }
     }
 }

@@ -1,14 +1,17 @@
 // The CMSIS-NN kernel set: fully connected layers, elementwise add/mul, softmax and the LSTM
-// step call CMSIS-NN; tables, views and requantization (which CMSIS-NN has no kernel for) use the
-// portable kernels. CMSIS-NN is compiled with CMSIS_NN_USE_SINGLE_ROUNDING (see the Makefile),
-// the requantization the golden interpreter implements.
+// gates' products call CMSIS-NN; tables, views, requantization (which CMSIS-NN has no kernel
+// for) and the LSTM's fused activation and state update use the portable kernels. CMSIS-NN is
+// compiled with CMSIS_NN_USE_SINGLE_ROUNDING (see the Makefile), the requantization the golden
+// interpreter implements.
 //
 // The calls target Cortex-M cores with the DSP extension or none; on Helium (MVE) cores
 // arm_nn_vec_mat_mult_t_s8 needs the kernel sums this lowering does not pass.
 
-import type { IrOp, LstmCellOp, LstmGate } from '../../ir/ir.js';
+import type { IrOp, LstmCellOp } from '../../ir/ir.js';
 import { int32Literal } from '../c.js';
-import { portable } from './portable.js';
+import { LSTM_GATES, lstmSizes, stackedLstmGates } from '../../plan/kernel-needs.js';
+import { lstmCellParamsC, stackLstmCmsisNn } from './lstm-layout.js';
+import { lstmActivationTables, portable } from './portable.js';
 import type { EmitContext, KernelLowering } from './types.js';
 
 type Op<K extends IrOp['kind']> = Extract<IrOp, { kind: K }>;
@@ -60,52 +63,56 @@ function softmax(op: Op<'Softmax'>, ctx: EmitContext): string[] {
   ];
 }
 
-function gate(g: LstmGate, ctx: EmitContext): string {
-  return (
-    `{.input_multiplier = ${int32Literal(g.input.multiplier)}, .input_shift = ${g.input.shift}, ` +
-    `.input_weights = ${ctx.ref(g.inputWeights)}, .input_effective_bias = ${ctx.ref(g.inputEffectiveBias)}, ` +
-    `.hidden_multiplier = ${int32Literal(g.hidden.multiplier)}, .hidden_shift = ${g.hidden.shift}, ` +
-    `.hidden_weights = ${ctx.ref(g.hiddenWeights)}, .hidden_effective_bias = ${ctx.ref(g.hiddenEffectiveBias)}, ` +
-    `.bias = NULL, .activation_type = ${g.activation === 'sigmoid' ? 'ARM_SIGMOID' : 'ARM_TANH'}}`
-  );
-}
-
 /**
- * One call of arm_nn_lstm_step_s8. It updates the cell state where `buffers->cell_state`
- * points; the plan normally gives c and c' one buffer, otherwise c is copied to c' first.
+ * One step of arm_nn_lstm_step_s8's arithmetic in three parts: the gates' products with
+ * arm_nn_vec_mat_mul_result_acc_s8_s16 (input side, then hidden side accumulated onto it, each
+ * requantized to int16 and saturated), then one pass of tlg_lstm_update_s16 for the
+ * activations, the cell and the hidden state, which CMSIS-NN's step does in seven passes.
+ * When the four gates requantize alike on each side, one call per side covers them, on rows
+ * stacked unit by unit (lstm-layout.ts); otherwise each gate has its own calls, on the IR's
+ * weights.
  */
 function lstmCell(op: LstmCellOp, ctx: EmitContext): string[] {
-  const [hidden, input] = ctx.tensor(op.gates.forget.inputWeights).shape;
-  const batch = ctx.elements(op.inputs[1]) / hidden;
-  const g = op.gates;
-  const params = ctx.declare(
-    `${op.name}_params`,
-    'cmsis_nn_lstm_params',
-    `{.time_major = 1, .batch_size = ${batch}, .time_steps = 1, .input_size = ${input}, .hidden_size = ${hidden}, ` +
-      `.input_offset = 0, .forget_to_cell_multiplier = ${int32Literal(op.forgetToCell.multiplier)}, .forget_to_cell_shift = ${op.forgetToCell.shift}, ` +
-      `.input_to_cell_multiplier = ${int32Literal(op.inputToCell.multiplier)}, .input_to_cell_shift = ${op.inputToCell.shift}, ` +
-      `.cell_clip = ${op.cellClip}, .cell_scale_power = ${op.cellScalePower}, .output_multiplier = ${int32Literal(op.hidden.multiplier)}, ` +
-      `.output_shift = ${op.hidden.shift}, .output_offset = ${op.hiddenOffset}, .forget_gate = ${gate(g.forget, ctx)}, ` +
-      `.input_gate = ${gate(g.input, ctx)}, .cell_gate = ${gate(g.cell, ctx)}, .output_gate = ${gate(g.output, ctx)}}`,
-  );
-  const [x, h, c] = op.inputs;
-  const [hOut, cOut] = op.outputs;
-  const lines: string[] = [];
-  const ca = ctx.at(c);
-  const cb = ctx.at(cOut);
-  if (ca.buffer !== cb.buffer || ca.offset !== cb.offset) lines.push(`memcpy(${ctx.ref(cOut)}, ${ctx.ref(c)}, ${ctx.bytes(c)});`);
-  lines.push(
-    `{`,
-    `    cmsis_nn_lstm_context buffers = {${ctx.scratch(op, 'temp1')}, ${ctx.scratch(op, 'temp2')}, ${ctx.ref(cOut)}, NULL};`,
-    `    arm_nn_lstm_step_s8(${ctx.ref(x)}, ${ctx.ref(h)}, ${ctx.ref(hOut)}, &${params}, &buffers, 1);`,
-    `}`,
-  );
-  return lines;
+  const { input, hidden, batch } = lstmSizes(op, ctx.tensor);
+  const tables = lstmActivationTables(op, ctx, 'cmsis-nn');
+  const cell = ctx.declare(`${op.name}_cell_params`, 'tlg_lstm_cell_params', lstmCellParamsC(op, tables.sigmoid, tables.tanh));
+  const gates = `(int16_t *)${ctx.scratch(op, 'gates')}`;
+  const [x, h, c] = op.inputs.map((v) => ctx.ref(v));
+  const [hOut, cOut] = op.outputs.map((v) => ctx.ref(v));
+  const at = (base: string, size: number) => (batch === 1 ? base : `${base} + b * ${size}`);
+  const product = (vector: string, weights: string, biases: string, r: { multiplier: number; shift: number }, columns: number, rows: number, dst: string) =>
+    `arm_nn_vec_mat_mul_result_acc_s8_s16(${at(vector, columns)}, ${weights}, ${biases}, ${dst}, ${int32Literal(r.multiplier)}, ${r.shift}, ${columns}, ${rows}, 1, 1);`;
+  const body = [`memset(${gates}, 0, ${8 * hidden});`];
+  let strides: string;
+  if (stackedLstmGates(op)) {
+    const s = stackLstmCmsisNn(op, ctx.tensor);
+    const what = (side: string) => `${op.name}: ${side} of the gates f, i, g, o stacked, row 4 j + k = gate k's row j`;
+    const wx = ctx.weight(`${op.name}_input_weights`, 'int8_t', s.inputWeights, what('input weights'));
+    const wh = ctx.weight(`${op.name}_hidden_weights`, 'int8_t', s.hiddenWeights, what('hidden weights'));
+    const bx = ctx.weight(`${op.name}_input_biases`, 'int32_t', s.inputBiases, what('input effective biases'));
+    const bh = ctx.weight(`${op.name}_hidden_biases`, 'int32_t', s.hiddenBiases, what('hidden effective biases'));
+    const f = op.gates.forget;
+    body.push(product(x, wx, bx, f.input, input, 4 * hidden, gates), product(h, wh, bh, f.hidden, hidden, 4 * hidden, gates));
+    strides = '4, 1';
+  } else {
+    LSTM_GATES.forEach((k, i) => {
+      const g = op.gates[k];
+      body.push(product(x, ctx.ref(g.inputWeights), ctx.ref(g.inputEffectiveBias), g.input, input, hidden, `${gates} + ${i * hidden}`));
+    });
+    LSTM_GATES.forEach((k, i) => {
+      const g = op.gates[k];
+      body.push(product(h, ctx.ref(g.hiddenWeights), ctx.ref(g.hiddenEffectiveBias), g.hidden, hidden, hidden, `${gates} + ${i * hidden}`));
+    });
+    strides = `1, ${hidden}`;
+  }
+  body.push(`tlg_lstm_update_s16(&${cell}, ${hidden}, ${strides}, ${gates}, ${at(c, hidden)}, ${at(cOut, hidden)}, ${at(hOut, hidden)});`);
+  if (batch === 1) return body;
+  return [`for (int32_t b = 0; b < ${batch}; b++) {`, ...body.map((l) => `    ${l}`), '}'];
 }
 
 export const cmsisNn: KernelLowering = {
   name: 'cmsis-nn',
-  includes: ['arm_nnfunctions.h', 'arm_nnsupportfunctions.h', 'tlg_kernels.h'],
+  includes: ['arm_nnfunctions.h', 'arm_nnsupportfunctions.h', 'tlg_kernels.h', 'tlg_elementwise_inline.h'],
   lower(op, ctx) {
     switch (op.kind) {
       case 'FullyConnected':
@@ -132,17 +139,6 @@ export function cmsisNnSources(kinds: Set<IrOp['kind']>): string[] {
   if (kinds.has('Add')) add('BasicMathFunctions/arm_elementwise_add_s8.c');
   if (kinds.has('Mul')) add('BasicMathFunctions/arm_elementwise_mul_s8.c');
   if (kinds.has('Softmax')) add('SoftmaxFunctions/arm_softmax_s8.c', 'SoftmaxFunctions/arm_nn_softmax_common_s8.c');
-  if (kinds.has('LstmCell')) {
-    add(
-      'NNSupportFunctions/arm_nn_lstm_step_s8.c',
-      'NNSupportFunctions/arm_nn_lstm_calculate_gate_s8_s16.c',
-      'NNSupportFunctions/arm_nn_vec_mat_mul_result_acc_s8_s16.c',
-      'NNSupportFunctions/arm_nntables.c',
-      'ActivationFunctions/arm_nn_activation_s16.c',
-      'BasicMathFunctions/arm_elementwise_mul_s16.c',
-      'BasicMathFunctions/arm_elementwise_mul_acc_s16.c',
-      'BasicMathFunctions/arm_elementwise_mul_s16_s8.c',
-    );
-  }
+  if (kinds.has('LstmCell')) add('NNSupportFunctions/arm_nn_vec_mat_mul_result_acc_s8_s16.c');
   return [...files].sort();
 }

@@ -2,10 +2,13 @@
 // (firmware/kernels/portable/tlg_kernels.h). The CMSIS-NN set reuses these lowerings for the
 // ops CMSIS-NN has no kernel for (tables, views, requantization).
 
-import type { IrOp, LstmCellOp, LstmGate, Requant } from '../../ir/ir.js';
+import type { IrOp, LstmCellOp, Requant } from '../../ir/ir.js';
 import { int32Literal } from '../c.js';
 import type { EmitContext, KernelLowering } from './types.js';
-import { invariant } from '../../diagnostics.js';
+import { lowerElementwise } from './elementwise.js';
+import { LSTM_GATES, lstmSizes, wideFullyConnected } from '../../plan/kernel-needs.js';
+import { diagnostics, invariant } from '../../diagnostics.js';
+import { activationSegments, fastRequantC, lstmCellParamsC, packLstmPortable } from './lstm-layout.js';
 
 type Op<K extends IrOp['kind']> = Extract<IrOp, { kind: K }>;
 
@@ -13,6 +16,37 @@ const rq = (r: Requant) => `{${int32Literal(r.multiplier)}, ${r.shift}}`;
 
 function rowsOf(ctx: EmitContext, value: string, k: number): number {
   return ctx.elements(value) / k;
+}
+
+/** K rounded up to whole 64-bit loads of int16: the row length of widened weights. */
+export function paddedDepth(k: number): number {
+  return Math.ceil(k / 4) * 4;
+}
+
+/**
+ * The portable FC reads int16 weights widened at compile time (twice the flash of int8, no
+ * sign extension in the inner loop) and prepared requantizations; an int32 output, or a
+ * multiplier of 1/2 or more, keeps the int8 kernel.
+ */
+function fullyConnectedWide(op: Op<'FullyConnected'>, ctx: EmitContext): string[] {
+  const [n, k] = ctx.tensor(op.weights).shape;
+  const kp = paddedDepth(k);
+  const w = ctx.tensor(op.weights).data!;
+  const wide = new Int16Array(n * kp);
+  for (let r = 0; r < n; r++) for (let c = 0; c < k; c++) wide[r * kp + c] = w[r * k + c] + op.weightOffset;
+  const weights = ctx.weight(`${op.weights}_int16`, 'int16_t', wide, `${op.weights} widened to int16 [${n}, ${kp}] (weight offset added)`);
+  const requant = ctx.declare(`${op.name}_requant`, 'tlg_requant_prepared', `{${op.requant.map(prepared).join(', ')}}`, true);
+  const bias = op.bias ? ctx.ref(op.bias) : 'NULL';
+  const args = [
+    rowsOf(ctx, op.inputs[0], k), k, kp, n, op.inputOffset, op.outputOffset, int32Literal(op.activationMin), op.activationMax,
+    requant, op.requant.length > 1 ? 1 : 0, ctx.ref(op.inputs[0]), `(int16_t *)${ctx.scratch(op, 'input16')}`, weights, bias, ctx.ref(op.outputs[0]),
+  ];
+  return [`tlg_fc_w16_s8(${args.join(', ')});`];
+}
+
+/** A requantization prepared for tlg_requantize_prepared (shift <= -1). */
+export function prepared(r: Requant): string {
+  return `{INT64_C(${2 ** (30 - r.shift)}), ${int32Literal(r.multiplier)}, ${-1 - r.shift}}`;
 }
 
 export function fullyConnected(op: Op<'FullyConnected'>, ctx: EmitContext): string[] {
@@ -139,31 +173,47 @@ function concat(op: Op<'Concat'>, ctx: EmitContext): string[] {
   return [`tlg_concat(&${params}, ${inputs}, ${ctx.ref(y)});`];
 }
 
-function gate(g: LstmGate, ctx: EmitContext): string {
-  return `{${ctx.ref(g.inputWeights)}, ${ctx.ref(g.hiddenWeights)}, ${ctx.ref(g.inputEffectiveBias)}, ${ctx.ref(g.hiddenEffectiveBias)}, ${rq(g.input)}, ${rq(g.hidden)}, ${g.activation === 'sigmoid' ? 'TLG_SIGMOID' : 'TLG_TANH'}}`;
+/**
+ * The segment tables of the cell's sigmoid and tanh, from its int16 table. The kernels of both
+ * sets compute the gates f, i, o with sigmoid and g with tanh, CMSIS-NN's LSTM.
+ */
+export function lstmActivationTables(op: LstmCellOp, ctx: EmitContext, kernels: string): { sigmoid: string; tanh: string } {
+  const standard = LSTM_GATES.every((k) => op.gates[k].activation === (k === 'cell' ? 'tanh' : 'sigmoid'));
+  if (!standard) throw diagnostics.notLowerable(op.name, 'LstmCell', kernels, 'gate activations other than sigmoid for f, i, o and tanh for g');
+  const table = ctx.tensor(op.activationTable).data;
+  invariant(table, `LSTM activation table "${op.activationTable}" has no data`);
+  const segments = (type: 'sigmoid' | 'tanh') =>
+    ctx.weight(`${op.name}_${type}_segments`, 'int32_t', activationSegments(table, type), `${op.name}: ${type} of arm_nn_activation_s16 as 256 (base, slope) segments of ${op.activationTable}`);
+  return { sigmoid: segments('sigmoid'), tanh: segments('tanh') };
 }
 
+/** tlg_lstm_step_s8 on weights widened to int16 and interleaved per unit (lstm-layout.ts). */
 function lstmCell(op: LstmCellOp, ctx: EmitContext): string[] {
-  const [hidden, input] = ctx.tensor(op.gates.forget.inputWeights).shape;
-  const batch = ctx.elements(op.inputs[1]) / hidden;
-  const g = op.gates;
+  const { input, hidden, batch } = lstmSizes(op, ctx.tensor);
+  const packed = packLstmPortable(op, ctx.tensor);
+  const tables = lstmActivationTables(op, ctx, 'portable');
+  const layout = 'int16, gates f, i, g, o of each unit interleaved by 4 columns';
+  const wx = ctx.weight(`${op.name}_input_weights`, 'int16_t', packed.inputWeights, `${op.name}: input weights, ${layout}`);
+  const wh = ctx.weight(`${op.name}_hidden_weights`, 'int16_t', packed.hiddenWeights, `${op.name}: hidden weights, ${layout}`);
+  const biases = ctx.weight(`${op.name}_biases`, 'int32_t', packed.biases, `${op.name}: effective biases of each unit, input side f, i, g, o then hidden side`);
+  const requants = (side: 'input' | 'hidden') => `{${LSTM_GATES.map((k) => fastRequantC(op.gates[k][side])).join(', ')}}`;
   const params = ctx.declare(
     `${op.name}_params`,
     'tlg_lstm_params',
-    `{${batch}, ${input}, ${hidden}, ${rq(op.forgetToCell)}, ${rq(op.inputToCell)}, ${op.cellClip}, ${op.cellScalePower}, ${rq(op.hidden)}, ${op.hiddenOffset}, ${gate(g.forget, ctx)}, ${gate(g.input, ctx)}, ${gate(g.cell, ctx)}, ${gate(g.output, ctx)}, ${ctx.ref(op.activationTable)}}`,
+    `{${batch}, ${input}, ${hidden}, ${wx}, ${wh}, ${biases}, ${requants('input')}, ${requants('hidden')}, ${lstmCellParamsC(op, tables.sigmoid, tables.tanh)}}`,
   );
   const [x, h, c] = op.inputs.map((v) => ctx.ref(v));
   const [hOut, cOut] = op.outputs.map((v) => ctx.ref(v));
-  return [`tlg_lstm_step_s8(&${params}, ${x}, ${h}, ${c}, ${hOut}, ${cOut});`];
+  return [`tlg_lstm_step_s8(&${params}, ${x}, ${h}, ${c}, ${hOut}, ${cOut}, ${ctx.scratch(op, 'vectors')});`];
 }
 
 export const portable: KernelLowering = {
   name: 'portable',
-  includes: ['tlg_kernels.h'],
+  includes: ['tlg_kernels.h', 'tlg_fc_w16.h', 'tlg_elementwise_inline.h'],
   lower(op, ctx) {
     switch (op.kind) {
       case 'FullyConnected':
-        return fullyConnected(op, ctx);
+        return wideFullyConnected(op, 'portable') ? fullyConnectedWide(op, ctx) : fullyConnected(op, ctx);
       case 'MatMul':
         return matMul(op, ctx);
       case 'Add':
@@ -184,6 +234,8 @@ export const portable: KernelLowering = {
         return concat(op, ctx);
       case 'LstmCell':
         return lstmCell(op, ctx);
+      case 'Elementwise':
+        return lowerElementwise(op, ctx);
     }
   },
 };

@@ -8,30 +8,32 @@ import type { AddOp, MulOp } from '../ir.js';
 import { quantizeMultiplier, requantize, wrap32 } from '../../quant/fixed-point.js';
 import { clamp, type Env } from './env.js';
 
+/** One element of an Add. */
+export function addElement(op: AddOp, a: number, b: number): number {
+  const scale = 2 ** op.leftShift;
+  const x = requantize((a + op.input1Offset) * scale, op.input1.multiplier, op.input1.shift);
+  const y = requantize((b + op.input2Offset) * scale, op.input2.multiplier, op.input2.shift);
+  const sum = wrap32(requantize(wrap32(x + y), op.output.multiplier, op.output.shift) + op.outputOffset);
+  return clamp(sum, op.activationMin, op.activationMax);
+}
+
+/** One element of a Mul. */
+export function mulElement(op: MulOp, a: number, b: number): number {
+  const p = (a + op.input1Offset) * (b + op.input2Offset);
+  const v = wrap32(requantize(p, op.output.multiplier, op.output.shift) + op.outputOffset);
+  return clamp(v, op.activationMin, op.activationMax);
+}
+
 export function runAdd(op: AddOp, env: Env): void {
   const a = env.read(op.inputs[0]);
   const b = env.read(op.inputs[1]);
-  const out = new Int8Array(a.length);
-  const scale = 2 ** op.leftShift;
-  for (let i = 0; i < a.length; i++) {
-    const x = requantize((a[i] + op.input1Offset) * scale, op.input1.multiplier, op.input1.shift);
-    const y = requantize((b[i] + op.input2Offset) * scale, op.input2.multiplier, op.input2.shift);
-    const sum = wrap32(requantize(wrap32(x + y), op.output.multiplier, op.output.shift) + op.outputOffset);
-    out[i] = clamp(sum, op.activationMin, op.activationMax);
-  }
-  env.write(op.outputs[0], out);
+  env.write(op.outputs[0], Int8Array.from(a, (x, i) => addElement(op, x, b[i])));
 }
 
 export function runMul(op: MulOp, env: Env): void {
   const a = env.read(op.inputs[0]);
   const b = env.read(op.inputs[1]);
-  const out = new Int8Array(a.length);
-  for (let i = 0; i < a.length; i++) {
-    const p = (a[i] + op.input1Offset) * (b[i] + op.input2Offset);
-    const v = wrap32(requantize(p, op.output.multiplier, op.output.shift) + op.outputOffset);
-    out[i] = clamp(v, op.activationMin, op.activationMax);
-  }
-  env.write(op.outputs[0], out);
+  env.write(op.outputs[0], Int8Array.from(a, (x, i) => mulElement(op, x, b[i])));
 }
 
 /** TFLite's parameters of an int8 ADD (SUB when `subtract`): a common scale of 2·max(s1, s2). */
