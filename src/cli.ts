@@ -31,6 +31,7 @@ interface ModelOptions {
   calibration?: string;
   kernels?: string;
   cmsisNn?: string;
+  fuseAccumulators?: boolean;
 }
 
 const program = new Command('tinylstm-gen')
@@ -67,7 +68,8 @@ function withModelOptions(cmd: Command): Command {
     .option('--seq-len <n>', 'length of a dynamic sequence dimension')
     .option('--calibration <file.npy>', 'representative float inputs, for tensors the model leaves unquantized')
     .addOption(new Option('--kernels <set>', 'kernel set: cmsis-nn or portable (default: cmsis-nn when CMSIS-NN is found)').choices(['cmsis-nn', 'portable']))
-    .option('--cmsis-nn <path>', 'CMSIS-NN sources (default: $CMSIS_NN_PATH)');
+    .option('--cmsis-nn <path>', 'CMSIS-NN sources (default: $CMSIS_NN_PATH)')
+    .option('--fuse-accumulators', "one product and one rounding for B_x·u + B_h·v (faster; changes the model's integer semantics, see README)");
 }
 
 interface PlanCliOptions {
@@ -120,7 +122,7 @@ export function compileOptions(o: ModelOptions): CompileOptions {
     seqLen = Number(o.seqLen);
     if (!Number.isInteger(seqLen) || seqLen < 1) throw diagnostics.badOption('--seq-len', o.seqLen, 'a positive integer');
   }
-  return { seqLen, calibration: o.calibration, ...resolveKernels(o), log: verbose };
+  return { seqLen, calibration: o.calibration, ...resolveKernels(o), fuseAccumulators: o.fuseAccumulators === true, log: verbose };
 }
 
 /** Runs a command body, turning diagnostics into their one-line message and exit code. */

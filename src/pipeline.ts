@@ -58,6 +58,11 @@ export interface CompileOptions {
   kernels: KernelSet;
   /** Where CMSIS-NN's sources are (the int16 activation table is read from them). */
   cmsisNnPath?: string;
+  /**
+   * Join B_x·u + B_h·v into one product with one rounding (see passes/fuse-accumulators.ts).
+   * Off by default: it departs from the rounding steps the model's Q/DQ nodes specify.
+   */
+  fuseAccumulators?: boolean;
   /** Progress messages (stderr). */
   log?: (message: string) => void;
 }
@@ -139,7 +144,7 @@ export async function compileModelBytes(bytes: Uint8Array, file: string, options
   // 4. Lower to the integer IR and fuse.
   const lowered = time('lower', () => lowerGraph(graph, { activationTable, cellRanges, collectMissing: false }));
   warnings.push(...lowered.warnings);
-  time('fuse', () => optimizeIr(lowered.graph));
+  const joined = time('fuse', () => optimizeIr(lowered.graph, { fuseAccumulators: options.fuseAccumulators === true }));
 
   const ir: IrModel = {
     name: source.name,
@@ -148,6 +153,9 @@ export async function compileModelBytes(bytes: Uint8Array, file: string, options
     outputs: graph.outputs.map((t, i) => ({ ...declared.outputs[i], tensor: t })),
     notes: [
       `int16 activation table: ${options.kernels === 'cmsis-nn' ? "CMSIS-NN's sigmoid_table_uint16" : 'round(65536·sigmoid(k/24))'}`,
+      ...(options.fuseAccumulators
+        ? [`--fuse-accumulators: ${joined} pair(s) of products joined into one accumulator each (integer semantics differ from the model's Q/DQ nodes)`]
+        : []),
     ],
   };
   return { source, file, ir, warnings, timings, calibrated };
@@ -405,6 +413,7 @@ export async function validateProject(modelBytes: Uint8Array, project: Generated
     inputs: project.tests.inputs.length,
     bitExact,
     float,
+    semantics: model.notes.filter((n) => n.startsWith('--fuse-accumulators')),
     cost,
     elf: {
       board: board.name,

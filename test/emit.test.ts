@@ -49,6 +49,15 @@ describe('host build of the generated code', () => {
   }
 });
 
+describe('--fuse-accumulators', () => {
+  it('pm-base: the host build follows the golden interpreter of the fused IR exactly', async () => {
+    const p = await generateFixture('pm-base', { out: join(workDir, 'projects', 'pm-base-fused-host'), fuseAccumulators: true });
+    const report = await runHost(p.out);
+    expect(report.end?.pass, report.text).toBe(true);
+    expect(report.outputs.size).toBe(p.tests.outputs.length);
+  });
+});
+
 describe('CMSIS-NN kernels', () => {
   it.skipIf(!cmsisNnPath)('pm-tiny and pm-lstm build with -Werror against CMSIS_NN_PATH and run exactly on the host', async () => {
     for (const name of ['pm-tiny', 'pm-lstm']) {

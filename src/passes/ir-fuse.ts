@@ -4,13 +4,22 @@
 import type { IrGraph, IrOp, LoopOp, LutOp } from '../ir/ir.js';
 import { allGraphs, parameterTensors } from '../ir/ir.js';
 import { composeLuts } from '../quant/tables.js';
+import { fuseAccumulators } from './fuse-accumulators.js';
 import { fuseElementwise } from './fuse-elementwise.js';
 
-export function optimizeIr(top: IrGraph): void {
+export interface IrFuseOptions {
+  /** The semantics-changing fusion of passes/fuse-accumulators.ts. */
+  fuseAccumulators: boolean;
+}
+
+/** Returns how many accumulator pairs were joined (0 unless asked for). */
+export function optimizeIr(top: IrGraph, options: IrFuseOptions = { fuseAccumulators: false }): number {
   fuseLoops(top);
   for (const g of allGraphs(top)) fuseLutChains(g);
+  const joined = options.fuseAccumulators ? fuseAccumulators(top) : 0;
   fuseElementwise(top);
   removeDeadOps(top);
+  return joined;
 }
 
 function consumersOf(g: IrGraph, value: string): IrOp[] {

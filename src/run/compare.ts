@@ -30,6 +30,8 @@ export interface ValidationResult {
   inputs: number;
   bitExact: { elements: number; mismatches: number; first?: { input: number; output: number; index: number; got: number; expected: number } };
   float: FloatComparison[];
+  /** Choices that make the golden model depart from the ONNX graph's integer semantics. */
+  semantics: string[];
   cost: { unit: string; perInference: number[]; instructions?: number[]; resolution?: number };
   elf: { board: string; flash: number; ram: number; planFlash: number; planRam: number; flashBudget: number; ramBudget: number };
   renode: { status: 'passed' | 'failed' | 'skipped' | 'not run'; reason: string };

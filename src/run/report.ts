@@ -20,6 +20,7 @@ export function renderValidation(r: ValidationResult): string {
     f.push([c.output, c.maxAbs.toPrecision(4), c.rmse.toPrecision(4), c.cosine.toFixed(6), `${(100 * c.withinOneStep).toFixed(1)}%`, c.argmaxTotal ? `${c.argmaxAgree}/${c.argmaxTotal}` : 'n/a']);
   }
   lines.push(f.toString());
+  for (const note of r.semantics) lines.push(`note: ${note}; the float comparison above shows its effect`);
   const c = r.cost;
   if (c.instructions) {
     const min = Math.min(...c.instructions);

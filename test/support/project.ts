@@ -15,7 +15,7 @@ export const cmsisNnPath = process.env.CMSIS_NN_PATH;
 
 export async function generateFixture(
   name: string,
-  options: { kernels?: 'portable' | 'cmsis-nn'; board?: string; out?: string; inputs?: boolean } = {},
+  options: { kernels?: 'portable' | 'cmsis-nn'; board?: string; out?: string; inputs?: boolean; fuseAccumulators?: boolean } = {},
 ): Promise<GeneratedProject & { out: string }> {
   const kernels = options.kernels ?? 'portable';
   const board = options.board ?? 'stm32h747';
@@ -30,6 +30,7 @@ export async function generateFixture(
     board: loadBoard(board),
     out,
     inputs: options.inputs === false ? undefined : f.inputs,
+    fuseAccumulators: options.fuseAccumulators,
     version: '0.0.0-test',
   });
   return { ...project, out };
