@@ -89,6 +89,17 @@ export class Lowerer {
     throw diagnostics.missingQuantParams(this.graph.file, [v]);
   }
 
+  /** Parameters of value `v` of another graph (a loop body's state), recorded there when missing. */
+  quantIn(graph: Graph, v: string): QuantParams {
+    const q = graph.quant.get(v);
+    if (q) return q;
+    if (this.options.collectMissing) {
+      if (!this.missing.some((m) => m.graph === graph && m.value === v)) this.missing.push({ graph, value: v });
+      return PLACEHOLDER;
+    }
+    throw diagnostics.missingQuantParams(graph.file, [v]);
+  }
+
   /** Whether parameters are the stand-in the dry run uses for missing ones. */
   isPlaceholder(q: QuantParams): boolean {
     return q === PLACEHOLDER;
@@ -594,7 +605,7 @@ export class Lowerer {
   private loopInit(node: Node, init: string, body: Graph, bodyIn: string): string {
     const c = this.graph.constant(init);
     if (!c) return this.activation(init, node);
-    const q = body.quant.get(bodyIn) ?? this.quantOf(bodyIn, node);
+    const q = this.quantIn(body, bodyIn);
     const cq = this.graph.quant.get(init);
     const values = Array.from(c.data, (v, i) => {
       const real = cq ? realAt(cq, c, i) : v;

@@ -409,6 +409,7 @@ function rollLoop(graph: Graph, seq: TimeSlices): string | undefined {
     }
   }
   for (const s of stateIns) origins.set(s, [...(origins.get(stateOut.get(s)!) ?? [])]);
+  origins.set(bodySlice, seq.slices.map((x) => x.value));
 
   const loop: Node = {
     name: `loop_${seq.outer.replace(/[^A-Za-z0-9_]/g, '_')}`,
