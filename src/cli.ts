@@ -78,6 +78,7 @@ interface PlanCliOptions {
   ramBudget?: string;
   placement?: string;
   weightsIn?: 'flash' | 'ram';
+  weightsLayout?: 'fast' | 'compact' | 'auto';
 }
 
 function withPlanOptions(cmd: Command, boardRequired = false): Command {
@@ -87,7 +88,12 @@ function withPlanOptions(cmd: Command, boardRequired = false): Command {
     .option('--flash-budget <size>', "flash budget, overriding the board's (bytes, 486K, 486KiB, 1M)")
     .option('--ram-budget <size>', "RAM budget, overriding the board's (bytes, 112K, 112KiB)")
     .option('--placement <algorithm>', 'arena placement algorithm (greedy-by-size, greedy-by-conflicts, search; default: the best)')
-    .addOption(new Option('--weights-in <memory>', 'read weights from flash, or from a copy in RAM made at startup').choices(['flash', 'ram']).default('flash'));
+    .addOption(new Option('--weights-in <memory>', 'read weights from flash, or from a copy in RAM made at startup').choices(['flash', 'ram']).default('flash'))
+    .addOption(
+      new Option('--weights-layout <layout>', 'portable kernels: weights widened to int16 (fast), kept int8 (compact, half the flash), or fast unless only compact fits (auto)')
+        .choices(['fast', 'compact', 'auto'])
+        .default('auto'),
+    );
 }
 
 function budgetOption(name: string, value: string | undefined): number | undefined {
@@ -105,6 +111,7 @@ export function planOptions(o: PlanCliOptions, kernels: KernelSet): PlanOptions 
     ramBudget: budgetOption('--ram-budget', o.ramBudget),
     placement: o.placement,
     weightsIn: o.weightsIn,
+    weightsLayout: o.weightsLayout,
   };
 }
 

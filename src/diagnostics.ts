@@ -271,6 +271,13 @@ export const diagnostics = {
 // Warnings
 // ---------------------------------------------------------------------------------------------
 
+/** 5.9 million, 42 thousand, 812. */
+function approximately(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} million`;
+  if (n >= 1e4) return `${Math.round(n / 1e3)} thousand`;
+  return `${Math.round(n)}`;
+}
+
 export const warnings = {
   calibrationIgnored: (file: string): Warning => ({
     code: 'TLG-W01',
@@ -298,5 +305,13 @@ export const warnings = {
   renodeSkipped: (why: string): Warning => ({
     code: 'TLG-W05',
     message: `Renode run skipped: ${why}`,
+  }),
+  compactWeights: (fastOver: string, compactFlash: string, cost: { macs: number; instructions: number }): Warning => ({
+    code: 'TLG-W07',
+    message:
+      `weights kept int8 (--weights-layout compact) to fit the budget: with int16 weights (fast) the plan is over, ${fastOver}; ` +
+      `with int8 it takes ${compactFlash} of flash. Cost: the portable LSTM steps and fully connected layers sign-extend ` +
+      `their weights as they read them, about ${approximately(cost.instructions)} more instructions per inference over ` +
+      `${approximately(cost.macs)} multiply-accumulates (--weights-layout fast refuses the model instead)`,
   }),
 } as const;

@@ -45,6 +45,7 @@ import {
   type ValidationResult,
 } from './run/compare.js';
 import { planMemory, type MemoryPlan } from './plan/plan.js';
+import type { WeightsLayout } from './plan/kernel-needs.js';
 import { applicationBytes, generateProjectFiles, writeProjectAtomically, type ProjectFiles } from './emit/project.js';
 import { readNpy, samplesOf } from './npy.js';
 import { diagnostics, warnings as warningsOf, type Warning } from './diagnostics.js';
@@ -63,6 +64,12 @@ export interface CompileOptions {
    * Off by default: it departs from the rounding steps the model's Q/DQ nodes specify.
    */
   fuseAccumulators?: boolean;
+  /**
+   * Compute each product inside the elementwise pass that reads it (passes/fuse-products.ts):
+   * the portable kernels do unless this is false; the CMSIS-NN set never does. The integer
+   * results are the same either way.
+   */
+  fuseProducts?: boolean;
   /** Progress messages (stderr). */
   log?: (message: string) => void;
 }
@@ -124,8 +131,9 @@ export async function compileModelBytes(bytes: Uint8Array, file: string, options
 
   // 3. Which tensors lack parameters; calibrate them (and LSTM cell ranges) when data is given.
   const activationTable = kernelTable(options);
+  const fineBias = options.kernels === 'portable';
   const lstms = lstmNodes(graph);
-  const dry = time('lower', () => lowerGraph(graph, { activationTable, cellRanges: new Map(), collectMissing: true }));
+  const dry = time('lower', () => lowerGraph(graph, { activationTable, cellRanges: new Map(), collectMissing: true, fineBias }));
   let cellRanges = new Map<string, number>();
   const calibrated: string[] = [];
   if (options.calibration && (dry.missing.length > 0 || lstms.length > 0)) {
@@ -142,9 +150,12 @@ export async function compileModelBytes(bytes: Uint8Array, file: string, options
   }
 
   // 4. Lower to the integer IR and fuse.
-  const lowered = time('lower', () => lowerGraph(graph, { activationTable, cellRanges, collectMissing: false }));
+  const lowered = time('lower', () => lowerGraph(graph, { activationTable, cellRanges, collectMissing: false, fineBias }));
   warnings.push(...lowered.warnings);
-  const joined = time('fuse', () => optimizeIr(lowered.graph, { fuseAccumulators: options.fuseAccumulators === true }));
+  // The portable kernels compute products inside the elementwise passes that read them; the
+  // CMSIS-NN set calls its own kernels for every product.
+  const fuseProducts = options.kernels === 'portable' && options.fuseProducts !== false;
+  const fused = time('fuse', () => optimizeIr(lowered.graph, { fuseAccumulators: options.fuseAccumulators === true, fineBias, fuseProducts }));
 
   const ir: IrModel = {
     name: source.name,
@@ -154,8 +165,9 @@ export async function compileModelBytes(bytes: Uint8Array, file: string, options
     notes: [
       `int16 activation table: ${options.kernels === 'cmsis-nn' ? "CMSIS-NN's sigmoid_table_uint16" : 'round(65536·sigmoid(k/24))'}`,
       ...(options.fuseAccumulators
-        ? [`--fuse-accumulators: ${joined} pair(s) of products joined into one accumulator each (integer semantics differ from the model's Q/DQ nodes)`]
+        ? [`--fuse-accumulators: ${fused.joined} pair(s) of products joined into one accumulator each (integer semantics differ from the model's Q/DQ nodes)`]
         : []),
+      ...(fused.products ? [`${fused.products} product(s) computed inside the elementwise pass that reads them`] : []),
     ],
   };
   return { source, file, ir, warnings, timings, calibrated };
@@ -261,6 +273,8 @@ export interface GenerateOptions extends CompileOptions {
   inputs?: string;
   version: string;
   weightsIn?: 'flash' | 'ram';
+  /** Fast (int16) or compact (int8) weights for the kernels that have both; auto by default. */
+  weightsLayout?: WeightsLayout | 'auto';
 }
 
 export interface GeneratedProject {
@@ -291,6 +305,7 @@ export async function generate(modelFile: string, options: GenerateOptions): Pro
     placement: options.placement,
     application: applicationBytes(model, inputs.length),
     weightsIn: options.weightsIn,
+    weightsLayout: options.weightsLayout,
   });
   const report = analyzeModel(model);
   const files = generateProjectFiles({

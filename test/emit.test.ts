@@ -1,7 +1,7 @@
 // The generated project: it compiles with -Wall -Wextra -Werror for the Cortex-M7 and the host,
 // its ELF fits the budget and the plan's figures, its host build reproduces the golden
-// interpreter exactly, generation is deterministic and atomic, and pm-tiny's project matches
-// its snapshot (UPDATE_GOLDEN=1 to accept changes).
+// interpreter exactly (with int16 and with int8 weights), generation is deterministic and
+// atomic, and pm-tiny's project matches its snapshot (UPDATE_GOLDEN=1 to accept changes).
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { loadBoard } from '../src/boards.js';
 import { elfSize } from '../src/run/elf.js';
 import { TlgError } from '../src/diagnostics.js';
-import { generate } from '../src/pipeline.js';
+import { generate, type GeneratedProject } from '../src/pipeline.js';
 import { cmsisNnPath, generateFixture, make, runHost, workDir } from './support/project.js';
 import { repoRoot } from './support/cli.js';
 import { fixture, updateGolden } from './support/fixtures.js';
@@ -32,19 +32,42 @@ describe('generated firmware for the STM32H747 (portable kernels)', () => {
   }
 });
 
+/** Builds and runs the project on the host: every output equals the golden interpreter's. */
+async function expectGoldenOnHost(p: GeneratedProject & { out: string }): Promise<void> {
+  const report = await runHost(p.out);
+  expect(report.end?.pass, report.text).toBe(true);
+  p.tests.outputs.forEach((outs, i) =>
+    outs.forEach((golden, k) => {
+      const bytes = report.outputs.get(i)?.get(k);
+      expect(bytes, `output ${k} of input ${i}`).toBeDefined();
+      expect(Array.from(new Int8Array(bytes!.buffer, bytes!.byteOffset, bytes!.length))).toEqual(Array.from(golden));
+    }),
+  );
+}
+
 describe('host build of the generated code', () => {
   for (const name of ['pm-tiny', 'pm-base', 'pm-tiny-interleaved', 'pm-lstm', 'lstm-seq', 'tinylstm-float', 'lstm-float']) {
     it(`${name}: reproduces the golden interpreter's outputs exactly on every fixture input`, async () => {
-      const p = await generateFixture(name, { out: join(workDir, 'projects', `${name}-host`) });
-      const report = await runHost(p.out);
-      expect(report.end?.pass, report.text).toBe(true);
-      p.tests.outputs.forEach((outs, i) =>
-        outs.forEach((golden, k) => {
-          const bytes = report.outputs.get(i)?.get(k);
-          expect(bytes, `output ${k} of input ${i}`).toBeDefined();
-          expect(Array.from(new Int8Array(bytes!.buffer, bytes!.byteOffset, bytes!.length))).toEqual(Array.from(golden));
-        }),
-      );
+      await expectGoldenOnHost(await generateFixture(name, { out: join(workDir, 'projects', `${name}-host`) }));
+    });
+  }
+});
+
+describe('--weights-layout compact (int8 weights for the portable LSTM step and FC)', () => {
+  it('pm-lstm: builds with -Werror; the ELF is within 5% of the plan, which counts int8 weights', async () => {
+    const p = await generateFixture('pm-lstm', { out: join(workDir, 'projects', 'pm-lstm-compact'), weightsLayout: 'compact' });
+    expect(p.plan.weightsLayout.chosen).toBe('compact');
+    expect(p.files.get('model/pm_lstm.c')?.toString()).toContain('tlg_lstm_step_compact_s8(');
+    await make(p.out);
+    const size = await elfSize(join(p.out, 'build', 'stm32h747', 'firmware.elf'), board);
+    console.log(`pm-lstm compact: ELF flash ${size.flash} B (plan ${p.plan.flash.total}), RAM ${size.ram} B (plan ${p.plan.ram.total})`);
+    expect(Math.abs(size.flash - p.plan.flash.total) / p.plan.flash.total).toBeLessThanOrEqual(0.05);
+    expect(Math.abs(size.ram - p.plan.ram.total) / p.plan.ram.total).toBeLessThanOrEqual(0.05);
+  });
+
+  for (const name of ['pm-lstm', 'lstm-seq', 'pm-base']) {
+    it(`${name}: the host build reproduces the golden interpreter's outputs exactly`, async () => {
+      await expectGoldenOnHost(await generateFixture(name, { out: join(workDir, 'projects', `${name}-compact-host`), weightsLayout: 'compact' }));
     });
   }
 });

@@ -3,9 +3,12 @@
 // through one C driver (test/support/kernels_driver.c) built for the host with gcc, and through
 // the same driver built for the Cortex-M7 with the DSP extension and run in QEMU, which is where
 // the SMLAD path of the fully connected and LSTM dot products runs. The LSTM cases run the
-// portable step on the layout src/emit/kernels/lstm-layout.ts prepares, and the CMSIS-NN set's
-// fused update (tlg_lstm_update_s16) on gate products computed in the driver. Every result must
-// equal the reference bit for bit. Build outputs go to test/.work/kernels/.
+// portable step on both layouts src/emit/kernels/lstm-layout.ts prepares (int16 weights, and
+// int8 weights widened with SXTB16), and the CMSIS-NN set's fused update (tlg_lstm_update_s16)
+// on gate products computed in the driver. The product cases run the rows of an FC folded into
+// a fused elementwise loop as the generated code does (tlg_fc_w16.h), on the constants the
+// compiler prepares for them. Every result must equal the reference bit for bit. Build outputs
+// go to test/.work/kernels/.
 
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,6 +51,8 @@ import {
   sampleCases,
   softmaxCase,
   softmaxOf,
+  productCase,
+  highMultiplyCase,
 } from './support/kernel-cases.js';
 
 const dir = workDir('kernels');
@@ -90,7 +95,7 @@ const randomActivations = sampleCases(
 const cases: KernelCase[] = [
   ...sampleCases(requantizeValuesCase, 50, seed + 1),
   ...sampleCases(
-    fullyConnectedCase({ int32Output: true, weightOffset: true, ...extreme }),
+    fullyConnectedCase({ int32Output: true, weightOffset: true, accumulatorShift: true, ...extreme }),
     400,
     seed + 2,
   ),
@@ -105,12 +110,14 @@ const cases: KernelCase[] = [
   ...exhaustiveActivations,
   ...randomActivations,
   ...sampleCases(lstmCase({ table, batchMajor: false, maxSteps: 3, portable: true, ...extreme }), 200, seed + 11),
+  ...sampleCases(productCase, 300, seed + 12),
+  ...sampleCases(highMultiplyCase, 50, seed + 13),
 ];
 
 /** What the Cortex-M7 build runs: the DSP users in full, a sample of the rest, all small enough
  *  for the driver's pools in the 112 KiB RAM budget. */
 const m7Cases: KernelCase[] = cases.filter((c, i) => {
-  if (c.kind === 'FullyConnected' || c.kind === 'Lstm') return true;
+  if (c.kind === 'FullyConnected' || c.kind === 'Lstm' || c.kind === 'Products' || c.kind === 'HighMultiply') return true;
   if (c.kind === 'ActivationS16') return randomActivations.includes(c);
   return i % 4 === 0 && c.expected.every((e) => e.byteLength <= 4096);
 });
@@ -128,6 +135,8 @@ const kinds: CaseKind[] = [
   'Concat',
   'ActivationS16',
   'Lstm',
+  'Products',
+  'HighMultiply',
 ];
 
 /**
@@ -195,6 +204,9 @@ describe('portable kernels on the Cortex-M7 (QEMU mps2-an500, DSP path)', () => 
     expect(stdout).toMatch(/\bldrd\b/);
     expect(stdout).toMatch(/\bsmlad\b/);
     expect(stdout).toMatch(/\bssat\b/);
+    // The compact step widens its int8 weights in registers.
+    const compact = stdout.slice(stdout.indexOf('<tlg_lstm_step_compact_s8>:'));
+    expect(compact).toMatch(/\bsxtb16\b[^\n]*ror #8/);
   });
 
   it.each(countedKinds(m7Cases, kinds))('%s', (_, kind) => {

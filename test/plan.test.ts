@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadBoard } from '../src/boards.js';
 import { planMemory } from '../src/plan/plan.js';
+import { TlgError } from '../src/diagnostics.js';
 import type { IrGraph, IrModel, IrTensor } from '../src/ir/ir.js';
 import { compileFile } from './support/compile.js';
 import { repoRoot, runCli } from './support/cli.js';
@@ -96,6 +97,48 @@ describe('the budget gate', () => {
       expect(b).toEqual(expect.objectContaining({ region: 'DTCM', offset: expect.any(Number), size: expect.any(Number), firstUse: expect.any(Number), lastUse: expect.any(Number) }));
     }
     expect(plan.state.buffers.length).toBeGreaterThan(0);
+  });
+});
+
+describe('the weights layout', () => {
+  // pm-lstm takes about 425 KiB of flash with int16 (fast) weights and 226 KiB with int8
+  // (compact) ones: a 400 KiB budget fits only the compact layout.
+  const lstm = fixture('pm-lstm');
+  const analyze = (...extra: string[]) =>
+    runCli(['analyze', lstm.model, '--board', 'stm32h747', '--kernels', 'portable', '--calibration', lstm.calibration, '--flash-budget', '400K', ...extra]);
+
+  it('auto plans compact when only int8 weights fit, names the choice and warns with the cost', async () => {
+    const r = await analyze();
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/weights layout compact \(the fast layout does not fit: flash [\d.]+ KiB of 400\.0 KiB\)/);
+    expect(r.stderr).toMatch(/warning TLG-W07: weights kept int8 \(--weights-layout compact\) to fit the budget: .*flash [\d.]+ KiB of 400\.0 KiB.* about [\d.]+ million more instructions per inference/);
+    const json = await analyze('--json');
+    expect(json.exitCode, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout).plan.weightsLayout).toEqual({ chosen: 'compact', requested: 'auto', reason: expect.stringContaining('400.0 KiB') });
+  });
+
+  it('--weights-layout fast refuses it, and says that int8 weights would fit', async () => {
+    const r = await analyze('--weights-layout', 'fast');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/error TLG-301: pm-lstm does not fit the stm32h747 budget: flash [\d.]+ KiB of 400\.0 KiB/);
+    expect(r.stderr).toContain('weights layout: fast (--weights-layout fast)');
+    expect(r.stderr).toMatch(/int8 weights \(--weights-layout compact or auto\) would fit: flash [\d.]+ KiB/);
+  });
+
+  it('the compact plan stores the LSTM weights in half the bytes; auto keeps fast when it fits', async () => {
+    const compiled = await compileFile(lstm.model, fixtureOptions('pm-lstm'));
+    const plan = (weightsLayout: 'fast' | 'compact' | 'auto', flashBudget?: number, kernels: 'portable' | 'cmsis-nn' = 'portable') =>
+      planMemory(compiled.ir, { board, kernels, weightsLayout, flashBudget });
+    const lstmBytes = (p: ReturnType<typeof plan>, type: string) =>
+      p.constants.tensors.filter((t) => t.name.includes(`(${type}, gates interleaved)`)).reduce((a, t) => a + t.bytes, 0);
+    const [fast, compact] = [plan('fast'), plan('compact')];
+    expect(lstmBytes(fast, 'int16')).toBe(2 * lstmBytes(compact, 'int8'));
+    expect(fast.constants.size - compact.constants.size).toBeGreaterThanOrEqual(lstmBytes(compact, 'int8'));
+    expect(plan('auto').weightsLayout).toEqual({ chosen: 'fast', requested: 'auto', reason: 'fits the budget' });
+    expect(plan('auto', 400 * 1024).flash.total).toBe(compact.flash.total);
+    expect(() => plan('compact', 200 * 1024)).toThrow(TlgError);
+    // The CMSIS-NN set stores int8 weights in either layout.
+    expect(plan('compact', undefined, 'cmsis-nn').flash.total).toBe(plan('fast', undefined, 'cmsis-nn').flash.total);
   });
 });
 

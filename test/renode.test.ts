@@ -325,9 +325,9 @@ describe('renodeCiWorkflow', () => {
     expect(yaml).toContain(board.toolchain.debianPackages.join(' '));
     expect(yaml).toMatch(/run: make\n\s+working-directory: "firmware"/);
     expect(yaml).toContain('uses: antmicro/renode-test-action@v5');
-    expect(yaml).toContain('tests-to-run: "firmware/pm-tiny.robot"');
+    expect(yaml).toContain('tests-to-run: "firmware/renode/pm-tiny.robot"');
     expect(yaml).toContain('if: always()');
-    expect(yaml).toContain('firmware/build/renode-uart.log');
+    expect(yaml).toContain('firmware/build/stm32h747/renode-uart.log');
     expect(yaml).not.toMatch(/\t/);
     const indents = yaml.split('\n').map((line) => line.length - line.trimStart().length);
     expect(indents.filter((n) => n % 2 !== 0)).toEqual([]);

@@ -149,6 +149,7 @@ export function emitModelC(model: IrModel, plan: MemoryPlan, kernels: KernelLowe
   const declared = new Set<string>();
   const weightByContent = new Map<string, string>();
   const ctx: EmitContext = {
+    weightsLayout: plan.weightsLayout.chosen,
     ref,
     tensor,
     bytes: (v) => bytesOf(tensor(v)),

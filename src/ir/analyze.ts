@@ -57,7 +57,11 @@ export function opMacs(op: IrOp, tensor: (name: string) => IrTensor): number {
     case 'Mul':
       return elementCount(tensor(op.outputs[0]));
     case 'Elementwise':
-      return op.size * op.steps.filter((s) => s.op.kind === 'Mul').length;
+      // The products compute only the rows the pass reads.
+      return (
+        op.size * op.steps.filter((s) => s.op.kind === 'Mul').length +
+        op.products.reduce((a, p) => a + op.size * p.offsets.length * tensor(p.op.weights).shape[1], 0)
+      );
     default:
       return 0;
   }
@@ -72,9 +76,11 @@ function detailOf(op: IrOp): string {
     case 'LstmCell':
       return `cell 2^${op.cellScalePower}`;
     case 'FullyConnected':
-      return op.requant.length > 1 ? 'per-channel' : '';
-    case 'Elementwise':
-      return `${op.steps.length} steps in one pass: ${op.steps.map((s) => (s.op.kind === 'Lut' ? s.op.function : s.op.kind.toLowerCase())).join(', ')}`;
+      return [op.requant.length > 1 ? 'per-channel' : '', op.accumulatorShift ? `bias with ${op.accumulatorShift} extra bits` : ''].filter(Boolean).join(', ');
+    case 'Elementwise': {
+      const products = op.products.length ? `${op.products.length} product(s) (${op.products.map((p) => p.op.name).join(', ')}) and ` : '';
+      return `${products}${op.steps.length} steps in one pass: ${op.steps.map((s) => (s.op.kind === 'Lut' ? s.op.function : s.op.kind.toLowerCase())).join(', ')}`;
+    }
     default:
       return '';
   }

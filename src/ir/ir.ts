@@ -45,8 +45,14 @@ export interface FullyConnectedOp extends OpBase {
   kind: 'FullyConnected';
   /** int8 [N, K]. */
   weights: string;
-  /** int32 [N], at scale s_x · s_w[n]. */
+  /** int32 [N], at scale s_x · s_w[n] · 2^-accumulatorShift. */
   bias?: string;
+  /**
+   * The sum of products is scaled by 2^accumulatorShift before the bias is added (and the
+   * requantization divides it out again), so that a real-valued bias keeps that many more bits;
+   * 0 or absent for a bias at the product's own scale (the CMSIS-NN kernels' form).
+   */
+  accumulatorShift?: number;
   inputOffset: number;
   weightOffset: number;
   outputOffset: number;
@@ -137,17 +143,46 @@ export interface ConcatOp extends OpBase {
 }
 
 /**
- * Several elementwise ops over vectors of `size` elements run as one loop over the elements:
- * slot k < inputs.length holds input k's element (from `inputOffsets[k]` on), each step adds a
- * slot computed exactly as its op computes one element, and `outputSlots[j]` is written to
- * output j. The gate, cell and hidden math of a recurrent cell becomes one pass.
+ * Several elementwise ops over vectors of `size` elements run as one loop over the elements.
+ * The loop's values are slots, numbered in this order:
+ *   - element inputs: slot k < inputOffsets.length holds element inputOffsets[k] + e of input k;
+ *   - product rows: each product's blocks, in order, hold row offsets[b] + e of its output;
+ *   - steps: each step adds a slot computed exactly as its op computes one element.
+ * `outputSlots[j]` is written to output j. The inputs after the element inputs are the vectors
+ * the products read whole. The gate, cell and hidden math of a recurrent cell becomes one pass,
+ * and with products (portable kernels) the gate pre-activations too.
  */
 export interface ElementwiseOp extends OpBase {
   kind: 'Elementwise';
   size: number;
   inputOffsets: number[];
+  products: ElementwiseProduct[];
   steps: ElementwiseStep[];
   outputSlots: number[];
+}
+
+/**
+ * A fully connected product whose int8 output only the loop reads, computed in the loop: the
+ * rows the slots need, each exactly as the FullyConnected op computes it. `op.inputs[0]` is one
+ * of the loop's vector inputs (one row of K values); `op.outputs[0]` only names the product in
+ * reports and comments, it is no tensor of the graph. The fusion admits only products whose
+ * sums cannot leave the int32 range (see src/passes/fuse-products.ts).
+ */
+export interface ElementwiseProduct {
+  op: FullyConnectedOp;
+  /** Row offsets of the blocks the loop reads: block b of element e is row offsets[b] + e. */
+  offsets: number[];
+}
+
+/** The first slot of each product's blocks, and the first slot of the steps. */
+export function elementwiseSlots(op: ElementwiseOp): { products: number[]; steps: number } {
+  const products: number[] = [];
+  let next = op.inputOffsets.length;
+  for (const p of op.products) {
+    products.push(next);
+    next += p.offsets.length;
+  }
+  return { products, steps: next };
 }
 
 export type ElementwiseStep =
@@ -293,7 +328,10 @@ export function parameterTensors(op: IrOp): string[] {
     case 'Loop':
       return op.states.map((s) => s.init);
     case 'Elementwise':
-      return op.steps.flatMap((s) => (s.op.kind === 'Lut' ? [s.op.table] : []));
+      return [
+        ...op.products.flatMap((p) => parameterTensors(p.op)),
+        ...op.steps.flatMap((s) => (s.op.kind === 'Lut' ? [s.op.table] : [])),
+      ];
     default:
       return [];
   }

@@ -13,12 +13,14 @@ import type { AddOp, FullyConnectedOp, IrGraph, IrOp, IrTensor } from '../ir/ir.
 import { allGraphs, elementCount } from '../ir/ir.js';
 import { quantizeMultiplier } from '../quant/fixed-point.js';
 import { roundHalfEven } from '../onnx/ops.js';
+import { MAX_ACCUMULATOR_SHIFT, quantizeBias } from '../quant/bias.js';
 
-export function fuseAccumulators(top: IrGraph): number {
+/** `fineBias`: the kernels take FullyConnectedOp.accumulatorShift (see quant/bias.ts). */
+export function fuseAccumulators(top: IrGraph, fineBias: boolean): number {
   let fused = 0;
   for (const g of allGraphs(top)) {
     for (const add of g.ops.filter((op): op is AddOp => op.kind === 'Add')) {
-      if (fuseOne(g, add)) fused++;
+      if (fuseOne(g, add, fineBias)) fused++;
     }
   }
   return fused;
@@ -26,7 +28,7 @@ export function fuseAccumulators(top: IrGraph): number {
 
 const readersOf = (g: IrGraph, v: string) => g.ops.filter((op) => op.inputs.includes(v));
 
-function fuseOne(g: IrGraph, add: AddOp): boolean {
+function fuseOne(g: IrGraph, add: AddOp, fineBias: boolean): boolean {
   const producers = add.inputs.map((v) => g.ops.find((op) => op.outputs.includes(v)));
   if (!producers.every((p): p is FullyConnectedOp => p?.kind === 'FullyConnected')) return false;
   const [a, b] = producers as FullyConnectedOp[];
@@ -53,9 +55,10 @@ function fuseOne(g: IrGraph, add: AddOp): boolean {
 
   // 2. Each joined row at one scale: real weight of column k is w·s_w·s_in, so the sum of
   // w'·q over the raw int8 inputs, times the row scale, is the real pre-activation; the
-  // zero points (−zp·Σw') and both biases go into one int32 bias at the row scale.
+  // zero points (−zp·Σw') and both biases go into one int32 bias at the row scale (with the
+  // extra bits of quant/bias.ts where the kernels take them).
   const weights = new Int8Array(n * (ka + kb));
-  const bias = new Int32Array(n);
+  const biasReal = new Float64Array(n);
   const scales: number[] = [];
   const ba = a.bias ? tensor(g, a.bias).data : undefined;
   const bb = b.bias ? tensor(g, b.bias).data : undefined;
@@ -74,13 +77,15 @@ function fuseOne(g: IrGraph, add: AddOp): boolean {
       weights[r * (ka + kb) + k] = q;
       zeroPointSum += q * (k < ka ? zu : zv);
     });
-    const biasReal = (ba ? ba[r] * su * rowScale(wa, r) : 0) + (bb ? bb[r] * sv * rowScale(wb, r) : 0);
-    bias[r] = roundHalfEven(biasReal / scale) - zeroPointSum;
+    const realBias = (ba ? (ba[r] * su * rowScale(wa, r)) / 2 ** (a.accumulatorShift ?? 0) : 0) + (bb ? (bb[r] * sv * rowScale(wb, r)) / 2 ** (b.accumulatorShift ?? 0) : 0);
+    biasReal[r] = realBias - zeroPointSum * scale;
   }
+  const ratios = scales.map((s) => s / z.quant!.scale[0]);
+  const bias = quantizeBias(biasReal, scales, ratios, { depth: ka + kb, maxWeight: 127, maxInput: 128 }, fineBias ? MAX_ACCUMULATOR_SHIFT : 0);
   const wName = fresh(g, `${a.weights}+${b.weights}`);
   g.tensors.set(wName, { name: wName, dtype: 'int8', shape: [n, ka + kb], data: weights, quant: { scale: scales, zeroPoint: scales.map(() => 0), axis: 0 } });
   const bName = fresh(g, `${add.name}/bias`);
-  g.tensors.set(bName, { name: bName, dtype: 'int32', shape: [n], data: bias });
+  g.tensors.set(bName, { name: bName, dtype: 'int32', shape: [n], data: bias.data });
   const fc: FullyConnectedOp = {
     kind: 'FullyConnected',
     name: `${a.name}+${b.name}`,
@@ -89,10 +94,11 @@ function fuseOne(g: IrGraph, add: AddOp): boolean {
     outputs: [...add.outputs],
     weights: wName,
     bias: bName,
+    ...(bias.shift ? { accumulatorShift: bias.shift } : {}),
     inputOffset: 0,
     weightOffset: 0,
     outputOffset: z.quant!.zeroPoint[0],
-    requant: scales.map((s) => quantizeMultiplier(s / z.quant!.scale[0])),
+    requant: ratios.map((r) => quantizeMultiplier(r / 2 ** bias.shift)),
     activationMin: -128,
     activationMax: 127,
     outputDtype: 'int8',

@@ -163,6 +163,7 @@ function buildGroup(
     outputs,
     size: elementCount(g.tensors.get(order[0].outputs[0])!),
     inputOffsets,
+    products: [],
     steps,
     outputSlots: outputs.map((v) => slotOf.get(v)!),
   };

@@ -1,25 +1,35 @@
 // IR-level fusions: chains of lookup tables become one table; stacked recurrent layers become
-// one loop; ops nobody reads go.
+// one loop; elementwise ops become one pass, with the products they read when the kernels
+// compute those in the pass; ops nobody reads go.
 
 import type { IrGraph, IrOp, LoopOp, LutOp } from '../ir/ir.js';
 import { allGraphs, parameterTensors } from '../ir/ir.js';
 import { composeLuts } from '../quant/tables.js';
 import { fuseAccumulators } from './fuse-accumulators.js';
 import { fuseElementwise } from './fuse-elementwise.js';
+import { fuseProducts } from './fuse-products.js';
 
 export interface IrFuseOptions {
   /** The semantics-changing fusion of passes/fuse-accumulators.ts. */
   fuseAccumulators: boolean;
+  /** The kernels take an FC accumulator shift (quant/bias.ts). */
+  fineBias: boolean;
+  /** The kernels compute products inside elementwise passes (passes/fuse-products.ts). */
+  fuseProducts: boolean;
 }
 
-/** Returns how many accumulator pairs were joined (0 unless asked for). */
-export function optimizeIr(top: IrGraph, options: IrFuseOptions = { fuseAccumulators: false }): number {
+/** How many accumulator pairs were joined (0 unless asked for) and products moved into passes. */
+export function optimizeIr(
+  top: IrGraph,
+  options: IrFuseOptions = { fuseAccumulators: false, fineBias: false, fuseProducts: false },
+): { joined: number; products: number } {
   fuseLoops(top);
   for (const g of allGraphs(top)) fuseLutChains(g);
-  const joined = options.fuseAccumulators ? fuseAccumulators(top) : 0;
+  const joined = options.fuseAccumulators ? fuseAccumulators(top, options.fineBias) : 0;
   fuseElementwise(top);
+  const products = options.fuseProducts ? fuseProducts(top) : 0;
   removeDeadOps(top);
-  return joined;
+  return { joined, products };
 }
 
 function consumersOf(g: IrGraph, value: string): IrOp[] {

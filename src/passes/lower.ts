@@ -15,6 +15,7 @@ import type { IrData, IrGraph, IrOp, IrOpInit, IrTensor, LoopOp, Requant } from 
 import { quantizeMultiplier } from '../quant/fixed-point.js';
 import { chooseSymmetricScale, describeQuant, isPerTensor, perTensor } from '../quant/params.js';
 import { buildLut } from '../quant/tables.js';
+import { MAX_ACCUMULATOR_SHIFT, quantizeBias } from '../quant/bias.js';
 import { addRequants } from '../ir/ops/elementwise.js';
 import { softmaxParams } from '../ir/ops/softmax.js';
 import { diagnostics, invariant, type Warning } from '../diagnostics.js';
@@ -27,6 +28,11 @@ export interface LowerOptions {
   cellRanges: Map<string, number>;
   /** Record values without quantization instead of failing (the calibration dry run). */
   collectMissing: boolean;
+  /**
+   * Real-valued FC biases with up to MAX_ACCUMULATOR_SHIFT more bits (FullyConnectedOp's
+   * accumulatorShift): the portable kernels support it, CMSIS-NN's take the bias at s_x·s_w.
+   */
+  fineBias: boolean;
 }
 
 export interface MissingQuant {
@@ -277,11 +283,16 @@ export class Lowerer {
         biasReal = Float64Array.from(biasQuantized.data, (v, i) => v * (q.scale.length === 1 ? q.scale[0] : q.scale[i]));
       }
     }
+    let accumulatorShift = 0;
     if (!bias && biasReal) {
-      const data = Int32Array.from(biasReal, (v, i) => clampInt32(roundHalfEven(v / (qx.scale[0] * sw[i]))));
-      bias = this.constant(`${node.name}_bias`, 'int32', [n], data);
+      const ratios = outputDtype === 'int8' ? sw.map((s) => (qx.scale[0] * s) / qy.scale[0]) : [];
+      const maxWeight = w.data.reduce((m, v) => Math.max(m, Math.abs(v - w.zeroPoint)), 0);
+      const fine = this.options.fineBias && outputDtype === 'int8' ? MAX_ACCUMULATOR_SHIFT : 0;
+      const q = quantizeBias(biasReal, sw.map((s) => qx.scale[0] * s), ratios, { depth: w.data.length / n, maxWeight, maxInput: 255 }, fine);
+      accumulatorShift = q.shift;
+      bias = this.constant(`${node.name}_bias`, 'int32', [n], q.data);
     }
-    const requant: Requant[] = sw.map((s) => quantizeMultiplier((qx.scale[0] * s) / qy.scale[0]));
+    const requant: Requant[] = sw.map((s) => quantizeMultiplier((qx.scale[0] * s) / qy.scale[0] / 2 ** accumulatorShift));
     const [actMin, actMax] = activationRange(qy, activation);
     this.emit(
       {
@@ -291,6 +302,7 @@ export class Lowerer {
         outputs: [y],
         weights: w.name,
         bias,
+        ...(accumulatorShift ? { accumulatorShift } : {}),
         inputOffset: -qx.zeroPoint[0],
         weightOffset: -w.zeroPoint,
         outputOffset: outputDtype === 'int32' ? 0 : qy.zeroPoint[0],
@@ -304,7 +316,7 @@ export class Lowerer {
   }
 
   /** The weights of an FC as int8 [N, K] with one scale per row (or one for all). */
-  private weightMatrix(node: Node, b: string, transB: boolean, alpha: number): { name: string; scales: number[]; zeroPoint: number } {
+  private weightMatrix(node: Node, b: string, transB: boolean, alpha: number): { name: string; data: Int8Array; scales: number[]; zeroPoint: number } {
     const t = this.graph.constant(b)!;
     const q = this.graph.quant.get(b);
     const [r, c] = t.shape;
@@ -334,7 +346,7 @@ export class Lowerer {
       }
     }
     const name = this.constant(`${b}_rows`, 'int8', [n, k], data, { scale: scales, zeroPoint: scales.map(() => zeroPoint), axis: 0 });
-    return { name, scales: scales.length === 1 ? Array(n).fill(scales[0]) : scales, zeroPoint };
+    return { name, data, scales: scales.length === 1 ? Array(n).fill(scales[0]) : scales, zeroPoint };
   }
 
   private lowerGeneralMatMul(node: Node): void {
@@ -625,10 +637,6 @@ function symbol(op: string): string {
 
 function fmt(x: number): string {
   return Number(x.toPrecision(6)).toString();
-}
-
-function clampInt32(v: number): number {
-  return Math.max(-2147483648, Math.min(2147483647, v));
 }
 
 function realAt(q: QuantParams, t: Tensor, i: number): number {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { IrModel, IrOp } from '../ir/ir.js';
 import { allGraphs } from '../ir/ir.js';
 import { packageRoot } from '../boards.js';
-import { kernelFunctions, wideFullyConnected, type KernelSetName } from './kernel-needs.js';
+import { kernelFunctions, wideFullyConnected, type KernelSetName, type WeightsLayout } from './kernel-needs.js';
 
 interface CodeSizes {
   functions: Record<string, number>;
@@ -27,14 +27,21 @@ function codeSizes(): CodeSizes {
  * The model's code: every kernel function its ops call (once: calls share the code), each
  * call site, and the fixed model code. `free(op)` says a view costs nothing (the plan aliased it).
  */
-export function estimateCode(model: IrModel, kernels: KernelSetName, free: (op: IrOp) => boolean): { bytes: number; detail: string } {
+export function estimateCode(
+  model: IrModel,
+  kernels: KernelSetName,
+  layout: WeightsLayout,
+  free: (op: IrOp) => boolean,
+): { bytes: number; detail: string } {
   const table = codeSizes();
   const functions = new Set<string>();
   let calls = 0;
   let inlined = 0;
+  const tensors = new Map(allGraphs(model.graph).flatMap((g) => [...g.tensors]));
+  const tensor = (v: string) => tensors.get(v)!;
   for (const g of allGraphs(model.graph)) {
     for (const op of g.ops) {
-      const used = kernelFunctions(op, kernels, free(op));
+      const used = kernelFunctions(op, kernels, layout, free(op), tensor);
       for (const f of used) {
         if (f.endsWith('*')) inlined += table.functions[f] ?? 0;
         else functions.add(f);
@@ -55,12 +62,12 @@ export function applicationCode(): number {
  * Constant parameters the lowering adds beside the IR's tensors: per-channel requantization
  * (a multiplier and a shift per output channel) and each op's small parameter struct.
  */
-export function parameterBytes(model: IrModel, kernels: KernelSetName): number {
+export function parameterBytes(model: IrModel, kernels: KernelSetName, layout: WeightsLayout): number {
   let bytes = 0;
   for (const g of allGraphs(model.graph)) {
     for (const op of g.ops) {
       // A prepared requantization (tlg_requant_prepared) takes 16 bytes, a plain one 8.
-      if (op.kind === 'FullyConnected' && wideFullyConnected(op, kernels)) bytes += 16 * op.requant.length;
+      if (op.kind === 'FullyConnected' && wideFullyConnected(op, kernels, layout)) bytes += 16 * op.requant.length;
       else if (op.kind === 'FullyConnected' && op.requant.length > 1) bytes += 8 * op.requant.length;
       // The LSTM step's parameter block (tlg_lstm_params, or the CMSIS-NN set's update
       // parameters), measured with arm-none-eabi-gcc; every other call about 24 bytes.

@@ -4,8 +4,20 @@
 // passes is what was planned here.
 
 import type { IrOp, IrTensor, LstmCellOp, LstmGate } from '../ir/ir.js';
+import { elementwiseSlots } from '../ir/ir.js';
+import { productLayout } from './product-layout.js';
+import { mulTables, slotBiases } from './elementwise-tables.js';
+import { addInputTable } from '../ir/ops/elementwise.js';
+import { requantizeTable } from '../ir/ops/requantize.js';
 
 export type KernelSetName = 'cmsis-nn' | 'portable';
+
+/**
+ * How kernels that have a choice store their weights: `fast` widened to int16 at compile time
+ * (the portable LSTM step and FC: no sign extension in the inner loops, twice the flash of
+ * int8), `compact` as int8 (widened in registers). The CMSIS-NN set stores int8 either way.
+ */
+export type WeightsLayout = 'fast' | 'compact';
 
 export interface ScratchRequest {
   /** Unique: op name + role. */
@@ -20,23 +32,28 @@ export interface ScratchRequest {
  * Whether the portable set runs this FC with int16 weights (and an int16 copy of the input):
  * int8 outputs whose requantizations all shift right (multipliers below 1/2).
  */
-export function wideFullyConnected(op: IrOp, kernels: KernelSetName): boolean {
-  return kernels === 'portable' && op.kind === 'FullyConnected' && op.outputDtype === 'int8' && op.requant.every((r) => r.shift <= -1);
+export function wideFullyConnected(op: IrOp, kernels: KernelSetName, layout: WeightsLayout): boolean {
+  return kernels === 'portable' && layout === 'fast' && op.kind === 'FullyConnected' && op.outputDtype === 'int8' && op.requant.every((r) => r.shift <= -1);
 }
 
 function paddedDepth(k: number): number {
   return Math.ceil(k / 4) * 4;
 }
 
-export function scratchBuffers(op: IrOp, kernels: KernelSetName, tensor: (v: string) => IrTensor): ScratchRequest[] {
+export function scratchBuffers(op: IrOp, kernels: KernelSetName, layout: WeightsLayout, tensor: (v: string) => IrTensor): ScratchRequest[] {
   // The portable FC with int16 weights widens one input row to int16 (tlg_fc_w16.h).
-  if (op.kind === 'FullyConnected' && wideFullyConnected(op, kernels)) {
+  if (op.kind === 'FullyConnected' && wideFullyConnected(op, kernels, layout)) {
     return [{ name: `${op.name}/input16`, role: 'input16', bytes: 2 * paddedDepth(tensor(op.weights).shape[1]), alignment: 8 }];
   }
+  // A fused loop with products widens the vectors they read to int16 lanes (product-layout.ts).
+  if (op.kind === 'Elementwise') {
+    const products = productLayout(op, tensor);
+    return products ? [{ name: `${op.name}/vectors`, role: 'vectors', bytes: products.scratchBytes, alignment: 8 }] : [];
+  }
   if (op.kind !== 'LstmCell') return [];
-  // The portable step widens one sequence's input and hidden state to int16; the CMSIS-NN set
-  // accumulates one sequence's four gates (arm_nn_vec_mat_mul_result_acc_s8_s16) before its
-  // fused update.
+  // The portable step (either layout) widens one sequence's input and hidden state to int16;
+  // the CMSIS-NN set accumulates one sequence's four gates (arm_nn_vec_mat_mul_result_acc_s8_s16)
+  // before its fused update.
   const { input, hidden } = lstmSizes(op, tensor);
   const bytes = kernels === 'portable' ? 2 * 4 * (Math.ceil(input / 4) + Math.ceil(hidden / 4)) : 2 * 4 * hidden;
   const role = kernels === 'portable' ? 'vectors' : 'gates';
@@ -67,11 +84,13 @@ export function mayWriteInPlace(op: IrOp, kernels: KernelSetName, output: number
  * (the code-size estimate); a name ending in * is inlined at every call. `free` tells that a
  * view costs nothing because the plan aliased it.
  */
-export function kernelFunctions(op: IrOp, kernels: KernelSetName, free: boolean): string[] {
+export function kernelFunctions(op: IrOp, kernels: KernelSetName, layout: WeightsLayout, free: boolean, tensor: (v: string) => IrTensor): string[] {
   const cmsis = kernels === 'cmsis-nn';
   switch (op.kind) {
+    case 'Elementwise':
+      return elementwiseFunctions(op, tensor);
     case 'FullyConnected':
-      if (wideFullyConnected(op, kernels)) return ['tlg_fc_w16_s8*'];
+      if (wideFullyConnected(op, kernels, layout)) return ['tlg_fc_w16_s8*'];
       if (!cmsis || op.outputDtype === 'int32') return ['tlg_fully_connected'];
       return [op.requant.length > 1 ? 'arm_nn_vec_mat_mult_t_per_ch_s8' : 'arm_nn_vec_mat_mult_t_s8'];
     case 'MatMul':
@@ -83,7 +102,7 @@ export function kernelFunctions(op: IrOp, kernels: KernelSetName, free: boolean)
     case 'Softmax':
       return [cmsis ? 'arm_softmax_s8' : 'tlg_softmax_s8'];
     case 'LstmCell':
-      if (!cmsis) return ['tlg_lstm_step_s8'];
+      if (!cmsis) return [layout === 'compact' ? 'tlg_lstm_step_compact_s8' : 'tlg_lstm_step_s8'];
       return ['memset', 'arm_nn_vec_mat_mul_result_acc_s8_s16', 'tlg_lstm_update_s16'];
     case 'Lut':
       return ['tlg_lut_s8'];
@@ -95,9 +114,28 @@ export function kernelFunctions(op: IrOp, kernels: KernelSetName, free: boolean)
     case 'Concat':
       return free ? [] : ['memcpy'];
     case 'Loop':
-    case 'Elementwise':
       return [];
   }
+}
+
+/**
+ * A fused loop's products are inlined in it (tlg_fc_w16.h): each vector widened, each
+ * product's unrolled chunks (eight at most, then what remains of eight) with one load of the
+ * vector and two multiply-accumulates per row, and each row's output. The loop's elementwise
+ * steps are counted in the model's fixed code.
+ */
+function elementwiseFunctions(op: Extract<IrOp, { kind: 'Elementwise' }>, tensor: (v: string) => IrTensor): string[] {
+  const functions = op.inputs.slice(op.inputOffsets.length).map(() => 'tlg_widen_lanes*');
+  for (const p of op.products) {
+    const chunks = Math.ceil(tensor(p.op.weights).shape[1] / 4);
+    const copies = (chunks >= 8 ? 8 : 0) + (chunks & 7);
+    for (let c = 0; c < copies; c++) {
+      functions.push('tlg_dot_rows_w16 chunk*');
+      for (let b = 0; b < p.offsets.length; b++) functions.push('tlg_dot_rows_w16 row*');
+    }
+    for (let b = 0; b < p.offsets.length; b++) functions.push('tlg_row_out*');
+  }
+  return functions;
 }
 
 /**
@@ -108,21 +146,53 @@ export function kernelFunctions(op: IrOp, kernels: KernelSetName, free: boolean)
  *
  * The LSTM cell of both sets interpolates activation segments prepared from the sigmoid table
  * (a sigmoid and a tanh table of 256 int32 pairs) instead of the table. The portable step
- * reads weights widened to int16 and interleaved per hidden unit, and one int32 array of
- * biases; the CMSIS-NN set stacks the four gates' weights and biases of each side into one
- * matrix when the gates requantize alike (see stackedLstmGates).
+ * reads weights interleaved per hidden unit (widened to int16 in the fast layout, int8 in the
+ * compact one), and one int32 array of biases; the CMSIS-NN set stacks the four gates' weights
+ * and biases of each side into one matrix when the gates requantize alike (see
+ * stackedLstmGates).
  */
 export function weightLayout(
   op: IrOp,
   kernels: KernelSetName,
+  layout: WeightsLayout,
   tensor: (v: string) => IrTensor,
 ): { extraBytes: number; replaces: string[]; arrays: { name: string; bytes: number }[] } {
-  if (op.kind === 'FullyConnected' && wideFullyConnected(op, kernels)) {
+  if (op.kind === 'FullyConnected' && wideFullyConnected(op, kernels, layout)) {
     const [n, k] = tensor(op.weights).shape;
     const bytes = 2 * n * paddedDepth(k);
-    return { extraBytes: bytes, replaces: [op.weights], arrays: [{ name: `${op.weights} (int16)`, bytes }] };
+    const weights = { name: `${op.weights} (int16)`, bytes };
+    if (op.inputOffset === 0) return { extraBytes: bytes, replaces: [op.weights], arrays: [weights] };
+    // The input offset folded into the bias: a bias array of its own.
+    const replaces = op.bias ? [op.weights, op.bias] : [op.weights];
+    return { extraBytes: bytes + align16(4 * n), replaces, arrays: [weights, { name: `${op.name} bias (input offset folded in)`, bytes: 4 * n }] };
   }
-  const lstm = lstmArrays(op, kernels, tensor);
+  // A fused loop (both sets) reads each Add's input rescalings and each requantization from
+  // tables (equal ones stored once), and its products from one record of constants per element
+  // (product-layout.ts) instead of the products' weights and biases.
+  if (op.kind === 'Elementwise') {
+    // An Add's second table carries its output offset, biased or not (slotBiases).
+    const scaled = mulTables(op, tensor);
+    const bias = slotBiases(op, new Set([...scaled.values()].flatMap((m) => m.luts)));
+    const first = elementwiseSlots(op).steps;
+    const tables = new Set(
+      op.steps.flatMap((s, i) =>
+        s.op.kind === 'Add' ? [addInputTable(s.op, 1).join(), `${addInputTable(s.op, 2).join()}:${s.op.outputOffset + bias[first + i]}`] : [],
+      ),
+    );
+    const requantizations = new Set(op.steps.flatMap((s) => (s.op.kind === 'Requantize' ? [requantizeTable(s.op).join()] : [])));
+    const arrays = tables.size ? [{ name: `${op.name}/add input rescalings (${tables.size} int32 tables)`, bytes: 1024 * tables.size }] : [];
+    if (requantizations.size) arrays.push({ name: `${op.name}/requantization tables (${requantizations.size})`, bytes: 256 * requantizations.size });
+    const products = productLayout(op, tensor);
+    if (products) arrays.push({ name: `${op.name}/products (int16 rows and requantizations per element)`, bytes: 4 * products.unitWords * op.size });
+    // Multiplications through scaled tables replace the lookups they read (elementwise-tables.ts).
+    if (scaled.size) arrays.push({ name: `${op.name}/scaled multiplication tables (${scaled.size} pairs)`, bytes: 1536 * scaled.size });
+    const absorbed = new Set([...scaled.values()].flatMap((m) => m.luts));
+    const kept = new Set(op.steps.flatMap((s, i) => (s.op.kind === 'Lut' && !absorbed.has(i) ? [s.op.table] : [])));
+    const unread = [...absorbed].map((i) => (op.steps[i].op as { table: string }).table).filter((t) => !kept.has(t));
+    const replaces = [...op.products.flatMap((p) => (p.op.bias ? [p.op.weights, p.op.bias] : [p.op.weights])), ...unread];
+    return { extraBytes: arrays.reduce((a, x) => a + align16(x.bytes), 0), replaces, arrays };
+  }
+  const lstm = lstmArrays(op, kernels, layout, tensor);
   if (!lstm) return { extraBytes: 0, replaces: [], arrays: [] };
   const arrays = lstm.added.map((a) => ({ name: `${op.name}/${a.what}`, bytes: a.bytes }));
   return { extraBytes: arrays.reduce((a, x) => a + align16(x.bytes), 0), replaces: lstm.replaces, arrays };
@@ -148,7 +218,12 @@ export function stackedLstmGates(op: LstmCellOp): boolean {
 
 /** The arrays an LSTM cell's lowering adds (what and bytes of each) and the IR constants it
  *  replaces. */
-function lstmArrays(op: IrOp, kernels: KernelSetName, tensor: (v: string) => IrTensor): { added: { what: string; bytes: number }[]; replaces: string[] } | undefined {
+function lstmArrays(
+  op: IrOp,
+  kernels: KernelSetName,
+  layout: WeightsLayout,
+  tensor: (v: string) => IrTensor,
+): { added: { what: string; bytes: number }[]; replaces: string[] } | undefined {
   if (op.kind !== 'LstmCell') return undefined;
   const { input, hidden } = lstmSizes(op, tensor);
   const segments = [
@@ -161,11 +236,13 @@ function lstmArrays(op: IrOp, kernels: KernelSetName, tensor: (v: string) => IrT
   });
   if (kernels === 'portable') {
     const chunks = (n: number) => Math.ceil(n / 4);
+    const width = layout === 'compact' ? 1 : 2;
+    const type = layout === 'compact' ? 'int8' : 'int16';
     return {
       added: [
         ...segments,
-        { what: 'input_weights (int16, gates interleaved)', bytes: 2 * 16 * hidden * chunks(input) },
-        { what: 'hidden_weights (int16, gates interleaved)', bytes: 2 * 16 * hidden * chunks(hidden) },
+        { what: `input_weights (${type}, gates interleaved)`, bytes: width * 16 * hidden * chunks(input) },
+        { what: `hidden_weights (${type}, gates interleaved)`, bytes: width * 16 * hidden * chunks(hidden) },
         { what: 'biases (both sides, gates interleaved)', bytes: 4 * 8 * hidden },
       ],
       replaces: [...gateTensors, op.activationTable],

@@ -1,17 +1,19 @@
 // The memory plan: every byte of a model's firmware placed and counted against the budget.
 //
 //   schedule → lifetimes and aliases (memory.ts) → arena placement (placement/) → regions
-//   (arena, state and stack in the fastest RAM, spilling when it is full) → budget check.
+//   (arena, state and stack in the fastest RAM, spilling when it is full) → budget check,
+//   with the fast weight layouts first and the compact ones when only those fit.
 
 import type { IrModel, IrOp } from '../ir/ir.js';
-import { bytesOf, parameterTensors } from '../ir/ir.js';
+import { allGraphs, bytesOf, elementCount, parameterTensors } from '../ir/ir.js';
 import type { Board, MemoryRegion } from '../boards.js';
 import { diagnostics, warnings as warningsOf, type Warning } from '../diagnostics.js';
 import { buildSchedule } from './schedule.js';
 import { layoutMemory, type Buffer, type MemoryLayout } from './memory.js';
-import { scratchBuffers, weightLayout, type KernelSetName } from './kernel-needs.js';
+import { scratchBuffers, weightLayout, wideFullyConnected, type KernelSetName, type WeightsLayout } from './kernel-needs.js';
 import { getPlacementAlgorithm, lowerBound, placeBest, validatePlacement, type BufferRequest, type Placement } from './placement/index.js';
 import { applicationCode, estimateCode, parameterBytes } from './code-size.js';
+import { opMacs } from '../ir/analyze.js';
 
 export interface PlanOptions {
   board: Board;
@@ -27,6 +29,12 @@ export interface PlanOptions {
    * on the real chip, where flash is behind wait states and a 16 KiB cache; counted in RAM).
    */
   weightsIn?: 'flash' | 'ram';
+  /**
+   * How kernels that have a choice store their weights (see WeightsLayout): `auto` (the
+   * default) takes the fast layouts when the plan fits the budget with them, else the compact
+   * ones, with a warning.
+   */
+  weightsLayout?: WeightsLayout | 'auto';
 }
 
 export interface PlannedBuffer {
@@ -61,6 +69,8 @@ export interface MemoryPlan {
   flash: { total: number; budget: number; lines: BudgetLine[] };
   ram: { total: number; budget: number; lines: BudgetLine[] };
   regions: { name: string; kind: string; used: number; capacity: number }[];
+  /** The weight layout the emitter follows, what was asked for, and why this one. */
+  weightsLayout: { chosen: WeightsLayout; requested: WeightsLayout | 'auto'; reason: string };
   warnings: Warning[];
   /** The placement itself, for the printable timeline. */
   placement: Placement;
@@ -68,8 +78,76 @@ export interface MemoryPlan {
 
 const STATE_ALIGNMENT = 4;
 
+/**
+ * The plan of a model with the weight layout asked for. Under `auto`: the fast layouts when
+ * they fit the budget; otherwise the compact ones (int8 weights where the kernels would widen
+ * them), with a warning that gives the cost, when they make a difference. Fails with a report
+ * of the largest consumers when the chosen plan does not fit.
+ */
 export function planMemory(model: IrModel, options: PlanOptions): MemoryPlan {
+  const requested = options.weightsLayout ?? 'auto';
+  const noChoice = options.kernels === 'cmsis-nn' ? '; the CMSIS-NN kernels store int8 weights in either layout' : '';
+  if (requested !== 'auto') {
+    const plan = planWithLayout(model, options, { chosen: requested, requested, reason: `--weights-layout ${requested}${noChoice}` });
+    const compactFits = () => {
+      const compact = planWithLayout(model, options, { chosen: 'compact', requested, reason: '' });
+      if (overBudget(compact).length > 0) return undefined;
+      return `int8 weights (--weights-layout compact or auto) would fit: flash ${kib(compact.flash.total)}, RAM ${kib(compact.ram.total)}`;
+    };
+    checkBudget(plan, model, requested === 'fast' ? compactFits : undefined);
+    return plan;
+  }
+
+  const fast = planWithLayout(model, options, { chosen: 'fast', requested, reason: `fits the budget${noChoice}` });
+  if (overBudget(fast).length === 0) return fast;
+  const compact = planWithLayout(model, options, { chosen: 'compact', requested, reason: `the fast layout does not fit: ${overBudget(fast).join(', ')}` });
+  if (compact.flash.total === fast.flash.total && compact.ram.total === fast.ram.total) {
+    fast.weightsLayout.reason = 'no kernel of this model has a compact layout';
+    checkBudget(fast, model);
+  }
+  checkBudget(compact, model);
+  compact.warnings.push(warningsOf.compactWeights(overBudget(fast).join(', '), kib(compact.flash.total), compactCost(model, options.kernels)));
+  return compact;
+}
+
+/**
+ * Instructions the compact layout adds on the Cortex-M7, fitted to QEMU's instruction counts
+ * (validate) of both layouts. The LSTM step sign-extends each word of four weights with two
+ * SXTB16: 0.37 per multiply-accumulate on pm-lstm (its inner loop takes 19.5 instructions per
+ * 16 MACs instead of 13.5). The FC goes from the inlined tlg_fc_w16_s8 to
+ * tlg_fully_connected_s8, which costs more per MAC and per output (its general requantization):
+ * about 0.7 and 53, from pm-base's rank-16 products (16 x 16 to 16 x 128 and 384 x 16). An
+ * estimate for the warning; other shapes and compilers differ.
+ */
+const COMPACT_EXTRA_INSTRUCTIONS = { lstmPerMac: 0.37, fcPerMac: 0.7, fcPerOutput: 53 };
+
+/** What the compact layout costs per inference: the MACs it slows down, and an estimate of the
+ *  instructions it adds. */
+function compactCost(model: IrModel, kernels: KernelSetName): { macs: number; instructions: number } {
+  const tensors = new Map(allGraphs(model.graph).flatMap((g) => [...g.tensors]));
+  let macs = 0;
+  let instructions = 0;
+  const walk = (g: IrModel['graph'], runs: number) => {
+    for (const op of g.ops) {
+      if (op.kind === 'Loop') {
+        walk(op.body, runs * op.steps);
+        continue;
+      }
+      const lstm = kernels === 'portable' && op.kind === 'LstmCell';
+      if (!lstm && !wideFullyConnected(op, kernels, 'fast')) continue;
+      const n = opMacs(op, (v) => tensors.get(v)!) * runs;
+      const { lstmPerMac, fcPerMac, fcPerOutput } = COMPACT_EXTRA_INSTRUCTIONS;
+      macs += n;
+      instructions += lstm ? n * lstmPerMac : n * fcPerMac + elementCount(tensors.get(op.outputs[0])!) * runs * fcPerOutput;
+    }
+  };
+  walk(model.graph, 1);
+  return { macs, instructions };
+}
+
+function planWithLayout(model: IrModel, options: PlanOptions, weightsLayout: MemoryPlan['weightsLayout']): MemoryPlan {
   const { board, kernels } = options;
+  const weights = weightsLayout.chosen;
   const schedule = buildSchedule(model.graph);
   const layout = layoutMemory(schedule, model.graph, kernels);
   const warnings: Warning[] = [];
@@ -81,7 +159,7 @@ export function planMemory(model: IrModel, options: PlanOptions): MemoryPlan {
     requests.push({ name: b.name, size: b.size, alignment: b.alignment, firstUse: b.firstUse, lastUse: b.lastUse, kind: 'activation', values: b.values });
   }
   for (const so of schedule.ops) {
-    for (const sc of scratchBuffers(so.op, kernels, (v) => schedule.tensors.get(v)!)) {
+    for (const sc of scratchBuffers(so.op, kernels, weights, (v) => schedule.tensors.get(v)!)) {
       requests.push({ name: sc.name, size: sc.bytes, alignment: sc.alignment, firstUse: so.step, lastUse: so.step, kind: 'scratch', values: [] });
     }
   }
@@ -105,7 +183,7 @@ export function planMemory(model: IrModel, options: PlanOptions): MemoryPlan {
   const kernelArrays: { name: string; bytes: number }[] = [];
   let extraWeightBytes = 0;
   for (const so of schedule.ops) {
-    const w = weightLayout(so.op, kernels, (v) => schedule.tensors.get(v)!);
+    const w = weightLayout(so.op, kernels, weights, (v) => schedule.tensors.get(v)!);
     extraWeightBytes += align(w.extraBytes, 16);
     w.replaces.forEach((r) => replaced.add(r));
     kernelArrays.push(...w.arrays);
@@ -123,11 +201,11 @@ export function planMemory(model: IrModel, options: PlanOptions): MemoryPlan {
     (op.kind === 'Reshape' && sameSpot(op.inputs[0], op.outputs[0])) ||
     (op.kind === 'Copy' && layout.locations.get(op.outputs[0])?.buffer === layout.locations.get(op.inputs[0])?.buffer) ||
     (op.kind === 'Concat' && op.inputs.every((i) => layout.locations.get(i)?.buffer === layout.locations.get(op.outputs[0])?.buffer));
-  const code = estimateCode(model, kernels, freeView);
+  const code = estimateCode(model, kernels, weights, freeView);
   const app = options.application ?? { flashBytes: 0, ramBytes: 0 };
   const flashLines: BudgetLine[] = [
     { what: 'weights, biases and tables', bytes: constantBytes },
-    { what: 'requantization parameters', bytes: parameterBytes(model, kernels) },
+    { what: 'requantization parameters', bytes: parameterBytes(model, kernels, weights) },
     { what: `code (estimate: ${code.detail})`, bytes: code.bytes },
     { what: 'board support and runtime', bytes: board.support.flashBytes },
     ...(app.flashBytes ? [{ what: 'test application (code and data)', bytes: app.flashBytes + applicationCode() }] : []),
@@ -165,10 +243,10 @@ export function planMemory(model: IrModel, options: PlanOptions): MemoryPlan {
     flash: { total: flashTotal, budget: flashBudget, lines: flashLines },
     ram: { total: ramTotal, budget: ramBudget, lines: ramLines },
     regions,
+    weightsLayout,
     warnings,
     placement,
   };
-  checkBudget(plan, model);
   return plan;
 }
 
@@ -220,17 +298,28 @@ function placeRegions(board: Board, arena: number, state: number, ramTotal: numb
   return { arenaRegion, stateRegion, regions };
 }
 
-function checkBudget(plan: MemoryPlan, model: IrModel): void {
+/** What exceeds its budget, as "flash 634.0 KiB of 486.0 KiB"; empty when the plan fits. */
+function overBudget(plan: MemoryPlan): string[] {
   const over: string[] = [];
   if (plan.flash.total > plan.flash.budget) over.push(`flash ${kib(plan.flash.total)} of ${kib(plan.flash.budget)}`);
   if (plan.ram.total > plan.ram.budget) over.push(`RAM ${kib(plan.ram.total)} of ${kib(plan.ram.budget)}`);
+  return over;
+}
+
+/** Throws the over-budget diagnostic when the plan does not fit; `alternative` tells of a way
+ *  that would fit, printed under the report. */
+function checkBudget(plan: MemoryPlan, model: IrModel, alternative?: () => string | undefined): void {
+  const over = overBudget(plan);
   if (over.length === 0) return;
-  throw diagnostics.overBudget(`${model.name} does not fit the ${plan.board} budget: ${over.join(', ')}`, overBudgetReport(plan));
+  const fits = alternative?.();
+  const report = overBudgetReport(plan) + (fits ? `\n${fits}` : '');
+  throw diagnostics.overBudget(`${model.name} does not fit the ${plan.board} budget: ${over.join(', ')}`, report);
 }
 
 /** The largest consumers, and what would make the model fit. */
 export function overBudgetReport(plan: MemoryPlan): string {
   const lines: string[] = [];
+  lines.push(`weights layout: ${plan.weightsLayout.chosen} (${plan.weightsLayout.reason})`);
   const section = (title: string, total: number, budget: number, items: BudgetLine[]) => {
     const status = total > budget ? `over by ${kib(total - budget)} (${((100 * total) / budget).toFixed(0)}% of the budget)` : 'fits';
     lines.push(`${title}: ${kib(total)} of ${kib(budget)}, ${status}`);

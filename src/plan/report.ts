@@ -19,6 +19,7 @@ export function renderPlan(plan: MemoryPlan, options: { timeline?: boolean } = {
   );
   out.push(`RAM   ${kib(plan.ram.total)} of ${kib(plan.ram.budget)} (${percent(plan.ram.total, plan.ram.budget)}), margin ${kib(plan.ram.budget - plan.ram.total)}`);
   out.push(`arena ${plan.arena.size} bytes, lower bound ${plan.arena.lowerBound} bytes (${(plan.arena.size / Math.max(plan.arena.lowerBound, 1)).toFixed(3)}), by ${plan.arena.algorithm}`);
+  out.push(`weights layout ${plan.weightsLayout.chosen} (${plan.weightsLayout.reason})`);
 
   const budget = new Table({ head: ['budget', 'bytes', 'share'], ...compact });
   for (const [name, section] of [

@@ -144,7 +144,8 @@ export async function compareWithOnnxRuntime(
       dot += r * g;
       nr += r * r;
       ng += g * g;
-      if (d <= step * (1 + 1e-6)) within++;
+      // ONNX Runtime dequantizes in float32: a value 100 steps out carries ~1e-5 steps of error.
+      if (d <= step * (1 + 1e-4)) within++;
     });
     return {
       output: a.io.name,

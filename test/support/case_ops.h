@@ -17,7 +17,9 @@ enum case_op {
     CASE_COPY = 9,
     CASE_CONCAT = 10,
     CASE_ACTIVATION_S16 = 11,
-    CASE_LSTM = 12
+    CASE_LSTM = 12,
+    CASE_PRODUCTS = 13,
+    CASE_HIGH_MULTIPLY = 14
 };
 
 #endif

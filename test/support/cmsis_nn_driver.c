@@ -48,6 +48,8 @@ static void run_fully_connected(void)
     fc_params.activation.min = case_i32();
     fc_params.activation.max = case_i32();
     const int32_t per_channel = case_i32();
+    if (case_i32() != 0)
+        case_fail("CMSIS-NN's FC has no accumulator shift");
     int32_t *multipliers = case_s32(NULL);
     int32_t *shifts = case_s32(NULL);
     const int8_t *input = case_s8(NULL);

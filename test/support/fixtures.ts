@@ -29,6 +29,8 @@ export function fixture(name: string) {
 /** Fixtures whose tensors all have Q/DQ parameters, and those that need calibration data. */
 export const qdqFixtures = ['pm-tiny', 'pm-base', 'pm-tiny-interleaved', 'tinylstm-256'];
 export const calibratedFixtures = ['pm-lstm', 'lstm-seq', 'tinylstm-float', 'lstm-float'];
+/** Every fixture that fits the STM32H747 budget (pm-over is the one that must not). */
+export const everyFixture = [...qdqFixtures, ...calibratedFixtures];
 
 /** The compile options a fixture needs (calibration data where it leaves tensors in float). */
 export function fixtureOptions(name: string) {

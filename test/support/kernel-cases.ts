@@ -45,6 +45,10 @@ import {
   packLstmPortable,
 } from '../../src/emit/kernels/lstm-layout.js';
 import { CaseWriter, ResultReader, type IntArray } from './case-stream.js';
+import type { ElementwiseOp } from '../../src/ir/ir.js';
+import { prepareProductBlock } from '../../src/quant/product-rows.js';
+import { productLayout } from '../../src/plan/product-layout.js';
+import { packProducts } from '../../src/emit/kernels/elementwise.js';
 
 /** The op codes of test/support/case_ops.h. */
 export const CaseOp = {
@@ -60,6 +64,8 @@ export const CaseOp = {
   Concat: 10,
   ActivationS16: 11,
   Lstm: 12,
+  Products: 13,
+  HighMultiply: 14,
 } as const;
 
 export type CaseKind = keyof typeof CaseOp;
@@ -244,6 +250,8 @@ export interface FullyConnectedOptions extends Ranges {
   int32Output: boolean;
   /** Draw nonzero weight offsets (CMSIS-NN documents filter_offset 0). */
   weightOffset: boolean;
+  /** Draw accumulator shifts (the portable kernels' finer biases; CMSIS-NN has none). */
+  accumulatorShift?: boolean;
 }
 
 export function fullyConnectedCase(options: FullyConnectedOptions): fc.Arbitrary<KernelCase> {
@@ -278,6 +286,8 @@ export function fullyConnectedCase(options: FullyConnectedOptions): fc.Arbitrary
           minLength: s.perChannel ? s.channels : 1,
           maxLength: s.perChannel ? s.channels : 1,
         }),
+        // A real-valued bias kept with extra bits (FullyConnectedOp.accumulatorShift).
+        accumulatorShift: s.int32Output || !options.accumulatorShift ? fc.constant(0) : fc.constantFrom(0, 0, 1, 5, 8),
       }),
     )
     .map(
@@ -291,6 +301,7 @@ export function fullyConnectedCase(options: FullyConnectedOptions): fc.Arbitrary
         outputOffset: oo,
         activation,
         requant,
+        accumulatorShift,
       }): KernelCase => {
         const env = new CaseEnv();
         const op: FullyConnectedOp = {
@@ -301,6 +312,7 @@ export function fullyConnectedCase(options: FullyConnectedOptions): fc.Arbitrary
           outputs: [env.put('y', s.int32Output ? 'int32' : 'int8', [s.batches, s.channels])],
           weights: env.put('w', 'int8', [s.channels, s.depth], weights),
           bias: s.hasBias ? env.put('b', 'int32', [s.channels], bias) : undefined,
+          accumulatorShift,
           inputOffset: io,
           weightOffset: wo,
           outputOffset: s.int32Output ? 0 : oo,
@@ -312,7 +324,7 @@ export function fullyConnectedCase(options: FullyConnectedOptions): fc.Arbitrary
         runFullyConnected(op, env);
         return {
           kind: 'FullyConnected',
-          label: `FC ${s.batches}x${s.depth} -> ${s.channels}${s.int32Output ? ' int32' : ''} offsets ${io}/${wo}/${oo} requant ${requant.map(describeRequant).join(',')} act [${activation}]${s.hasBias ? '' : ' no bias'}`,
+          label: `FC ${s.batches}x${s.depth} -> ${s.channels}${s.int32Output ? ' int32' : ''} offsets ${io}/${wo}/${oo} requant ${requant.map(describeRequant).join(',')} act [${activation}]${s.hasBias ? '' : ' no bias'}${accumulatorShift ? ` sum<<${accumulatorShift}` : ''}`,
           encode: (w) =>
             w
               .begin(CaseOp.FullyConnected)
@@ -327,6 +339,7 @@ export function fullyConnectedCase(options: FullyConnectedOptions): fc.Arbitrary
                 activation[0],
                 activation[1],
                 s.perChannel ? 1 : 0,
+                accumulatorShift,
               )
               .array(Int32Array.from(requant, (r) => r.multiplier))
               .array(Int32Array.from(requant, (r) => r.shift))
@@ -828,10 +841,11 @@ export interface LstmOptions extends Ranges {
   batchMajor: boolean;
   maxSteps: number;
   /**
-   * Also encode what the portable kernels read (weights, biases, requantizations and
-   * activation segments prepared by src/emit/kernels/lstm-layout.ts). kernels_driver.c runs
-   * the sequence twice, through tlg_lstm_step_s8 and through plain C gate products with
-   * tlg_lstm_update_s16 (the CMSIS-NN set's update), so the results come twice.
+   * Also encode what the portable kernels read (weights in both layouts, biases,
+   * requantizations and activation segments prepared by src/emit/kernels/lstm-layout.ts).
+   * kernels_driver.c runs the sequence three times, through tlg_lstm_step_s8 (fast layout),
+   * through plain C gate products with tlg_lstm_update_s16 (the CMSIS-NN set's update) and
+   * through tlg_lstm_step_compact_s8 (compact layout), so the results come three times.
    */
   portable?: boolean;
 }
@@ -964,25 +978,148 @@ export function lstmCase(options: LstmOptions): fc.Arbitrary<KernelCase> {
           w.array(options.table).array(x).array(h0).array(c0);
           if (options.portable) encodePortableLstm(w, op, env);
         },
-        expected: options.portable
-          ? [hs, env.read('c_next') as IntArray, hs, env.read('c_next') as IntArray]
-          : [hs, env.read('c_next') as IntArray],
+        expected: Array.from({ length: options.portable ? 3 : 1 }, () => [hs, env.read('c_next') as IntArray]).flat(),
       };
     });
 }
 
 /** The portable LSTM's prepared data, in the order kernels_driver.c reads it. */
 function encodePortableLstm(w: CaseWriter, op: LstmCellOp, env: CaseEnv): void {
-  const packed = packLstmPortable(op, (v) => env.tensor(v), (v) => env.read(v));
+  const [fast, compact] = (['fast', 'compact'] as const).map((layout) => packLstmPortable(op, layout, (v) => env.tensor(v), (v) => env.read(v)));
   const table = env.read(op.activationTable);
   const scale = activationScale(op.cellScalePower + 12);
-  // int16 pairs as int32 words: the driver's int32 pool keeps them word-aligned.
-  w.array(new Int32Array(packed.inputWeights.buffer)).array(new Int32Array(packed.hiddenWeights.buffer)).array(packed.biases);
+  // Weights as int32 words (int16 pairs, int8 quadruples): the driver's int32 pool keeps them
+  // word-aligned. The biases are the same in both layouts.
+  const words = (a: Int16Array | Int8Array) => new Int32Array(a.buffer, a.byteOffset, a.byteLength / 4);
+  w.array(words(fast.inputWeights)).array(words(fast.hiddenWeights)).array(fast.biases);
+  w.array(words(compact.inputWeights)).array(words(compact.hiddenWeights));
   for (const side of ['input', 'hidden'] as const) GATES.forEach((k) => w.i32(...fastRequantWords(op.gates[k][side])));
   w.i32(...fastRequantWords(op.forgetToCell), ...fastRequantWords(op.inputToCell), ...fastRequantWords(op.hidden));
   w.i32(...cellRange(op), scale.multiplier, scale.rounding, scale.shift);
   w.array(activationSegments(table, 'sigmoid')).array(activationSegments(table, 'tanh'));
 }
+
+// ---- The rounded high multiply of the fused loops ------------------------------------------------
+
+/**
+ * tlg_high_multiply_add (SMMLAR on the Cortex-M7) on value, multiplier and offset triples over the
+ * int32 range: the rounded high word of value·multiplier plus an int8-sized offset.
+ */
+export const highMultiplyCase: fc.Arbitrary<KernelCase> = fc
+  .array(
+    fc.tuple(
+      fc.oneof(fc.integer({ min: INT32_MIN, max: INT32_MAX }), fc.integer({ min: -70000, max: 70000 }), fc.constantFrom(INT32_MIN, INT32_MAX, -1, 0, 1)),
+      fc.oneof(fc.integer({ min: INT32_MIN, max: INT32_MAX }), fc.integer({ min: 1, max: 1 << 26 }), fc.constantFrom(INT32_MIN, INT32_MAX, 0, 1)),
+      fc.integer({ min: -256, max: 256 }),
+    ),
+    { minLength: 1, maxLength: 200 },
+  )
+  .map((triples): KernelCase => ({
+    kind: 'HighMultiply',
+    label: `high multiply ${triples.length} triples, first (${triples[0].join(', ')})`,
+    encode: (w) =>
+      w
+        .begin(CaseOp.HighMultiply)
+        .array(Int32Array.from(triples, (t) => t[0]))
+        .array(Int32Array.from(triples, (t) => t[1]))
+        .array(Int32Array.from(triples, (t) => t[2])),
+    expected: [Int32Array.from(triples, ([v, m, o]) => Number(BigInt.asIntN(32, ((BigInt(v) * BigInt(m) + 2n ** 31n) >> 32n) + BigInt(o))))],
+  }));
+
+// ---- Products in a fused elementwise loop -----------------------------------------------------
+
+/**
+ * An FC product whose rows offset_b + e (blocks b = 1..4 rows of an element e) a fused loop
+ * computes: prepared by src/quant/product-rows.ts, laid out by src/plan/product-layout.ts and
+ * packed by the emitter, then run by the driver as the generated loop runs it (tlg_widen_lanes,
+ * tlg_dot_rows_w16, tlg_row_out). The reference is the FullyConnected op's rows. The draws mix
+ * blocks whose rows share a shift with blocks that keep one each (weights at the int16 limit
+ * under an accumulator shift), and drop the few products the preparation refuses.
+ */
+export const productCase: fc.Arbitrary<KernelCase> = fc
+  .record({
+    size: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.constant(1)),
+    blocks: fc.integer({ min: 1, max: 4 }),
+    depth: size(40),
+    perChannel: fc.boolean(),
+    accumulatorShift: fc.constantFrom(0, 0, 1, 3, 7, 8),
+    hasBias: fc.boolean(),
+    reversed: fc.boolean(),
+  })
+  .chain((s) =>
+    fc.record({
+      s: fc.constant(s),
+      input: int8Array(s.depth),
+      weights: int8Array(s.blocks * s.size * s.depth),
+      bias: int32Array(s.blocks * s.size, 1 << 16, false),
+      inputOffset,
+      weightOffset: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, { arbitrary: fc.integer({ min: -8, max: 8 }), weight: 1 }),
+      outputOffset,
+      activation: activationRange,
+      // Shifts within a few of each other: some blocks share one, some do not.
+      requant: fc.array(requantArb(-14, -4, false), {
+        minLength: s.perChannel ? s.blocks * s.size : 1,
+        maxLength: s.perChannel ? s.blocks * s.size : 1,
+      }),
+    }),
+  )
+  .map(({ s, input, weights, bias, inputOffset: io, weightOffset: wo, outputOffset: oo, activation, requant }) => {
+    const n = s.blocks * s.size;
+    const env = new CaseEnv();
+    const fcOp: FullyConnectedOp = {
+      ...base,
+      kind: 'FullyConnected',
+      name: 'product',
+      inputs: [env.put('x', 'int8', [1, s.depth], input)],
+      outputs: [env.put('y', 'int8', [1, n])],
+      weights: env.put('w', 'int8', [n, s.depth], weights),
+      bias: s.hasBias ? env.put('b', 'int32', [n], bias) : undefined,
+      accumulatorShift: s.accumulatorShift || undefined,
+      inputOffset: io,
+      weightOffset: wo,
+      outputOffset: oo,
+      requant,
+      activationMin: activation[0],
+      activationMax: activation[1],
+      outputDtype: 'int8',
+    };
+    const offsets = Array.from({ length: s.blocks }, (_, b) => (s.reversed ? s.blocks - 1 - b : b) * s.size);
+    const params = { weights, k: s.depth, bias: s.hasBias ? bias : undefined, inputOffset: io, weightOffset: wo, outputOffset: oo, requant, accumulatorShift: s.accumulatorShift };
+    if (offsets.some((o) => typeof prepareProductBlock(params, o, s.size) === 'string')) return undefined;
+    runFullyConnected(fcOp, env);
+    const rows = env.read('y') as Int8Array;
+    const op: ElementwiseOp = {
+      ...base,
+      kind: 'Elementwise',
+      name: 'loop',
+      inputs: ['x'],
+      outputs: [],
+      size: s.size,
+      inputOffsets: [],
+      products: [{ op: fcOp, offsets }],
+      steps: [],
+      outputSlots: [],
+    };
+    const layout = productLayout(op, (v) => env.tensor(v))!;
+    const p = layout.products[0];
+    const shared = p.blocks.map((b) => (b.prepared.uniform ? b.prepared.rows[0].shift : -1));
+    const expected = Int8Array.from({ length: n }, (_, i) => rows[offsets[Math.floor(i / s.size)] + (i % s.size)]);
+    const kc: KernelCase = {
+      kind: 'Products',
+      label: `products ${s.blocks} blocks of ${s.size} rows, K ${s.depth}, offsets ${io}/${wo}/${oo}, sum<<${s.accumulatorShift}, shifts ${shared.join(',')} act [${activation}]${s.hasBias ? '' : ' no bias'}`,
+      encode: (w) =>
+        w
+          .begin(CaseOp.Products)
+          .i32(s.size, s.blocks, s.depth, layout.vectors[0].shift, activation[0], activation[1], layout.unitWords, p.weightsOffset)
+          .array(Int32Array.from(p.blocks, (b) => b.rowOffset))
+          .array(Int32Array.from(shared))
+          .array(input)
+          .array(packProducts(op, layout)),
+      expected: [expected],
+    };
+    return kc;
+  })
+  .filter((c): c is KernelCase => c !== undefined);
 
 // ---- Running cases ------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@
 
 #include "case_io.h"
 #include "case_ops.h"
+#include "tlg_elementwise_inline.h"
 #include "tlg_fc_w16.h"
 #include "tlg_fixed_point.h"
 #include "tlg_kernels.h"
@@ -23,18 +24,22 @@ static void run_requantize_values(void)
 }
 
 /* The same FC through tlg_fc_w16_s8 (the generated code's int16-weight path, for
- * requantizations that shift right), with the widening and preparation done here as the
- * compiler does it; fails the case unless it equals tlg_fully_connected_s8's `expected`. */
+ * requantizations that shift right), with the weights, bias and requantizations prepared here
+ * as the compiler prepares them (packWideFullyConnected in src/emit/kernels/portable.ts); fails
+ * the case unless it equals tlg_fully_connected_s8's `expected`. */
 static void check_fc_w16(const tlg_fc_params *params, int32_t count, int32_t batches, int32_t depth,
                          int32_t channels, const int8_t *input, const int8_t *filter,
                          const int32_t *bias, const int8_t *expected)
 {
-    static int16_t weights16[64 * 64] __attribute__((aligned(8)));
-    static int16_t input16[64] __attribute__((aligned(8)));
+    static int32_t words[64 * 32];
+    static uint32_t lanes[32];
+    static int32_t folded[64];
     static int8_t out[4 * 64];
     static tlg_requant_prepared prepared[256];
-    const int32_t padded = (depth + 3) / 4 * 4;
-    if (padded > 64 || channels > 64 || batches > 4)
+    const int32_t chunks = (depth + 3) / 4;
+    const int32_t shift = params->accumulator_shift;
+    const int32_t input_shift = shift < 8 ? shift : 8;
+    if (chunks > 16 || channels > 64 || batches > 4)
         case_fail("FC case too large for the int16-weight check");
     for (int32_t i = 0; i < count; i++) {
         if (params->requant[i].shift > -1)
@@ -43,12 +48,30 @@ static void check_fc_w16(const tlg_fc_params *params, int32_t count, int32_t bat
         prepared[i].rounding = (int64_t)1 << (30 - params->requant[i].shift);
         prepared[i].right_shift = -1 - params->requant[i].shift;
     }
-    for (int32_t n = 0; n < channels; n++)
-        for (int32_t k = 0; k < padded; k++)
-            weights16[n * padded + k] = (int16_t)(k < depth ? filter[n * depth + k] + params->filter_offset : 0);
-    tlg_fc_w16_s8(batches, depth, padded, channels, params->input_offset, params->output_offset,
+    /* Groups of four rows, chunk by chunk, the lanes of a chunk in the order 0, 2, 1, 3. */
+    for (int32_t n = 0; n < channels; n++) {
+        const int32_t group = n - n % 4;
+        const int32_t rows = channels - group < 4 ? channels - group : 4;
+        uint32_t sum = 0;
+        for (int32_t c = 0; c < chunks; c++) {
+            int32_t w[4];
+            for (int32_t i = 0; i < 4; i++) {
+                const int32_t k = 4 * c + i;
+                const int32_t plain = k < depth ? filter[n * depth + k] + params->filter_offset : 0;
+                sum += (uint32_t)plain;
+                w[i] = plain * (1 << (shift - input_shift));
+                if (w[i] > 32767 || w[i] < -32768)
+                    return;
+            }
+            int32_t *at = words + 2 * group * chunks + 2 * (c * rows + n - group);
+            at[0] = (int32_t)((uint32_t)(uint16_t)w[0] | (uint32_t)(uint16_t)w[2] << 16);
+            at[1] = (int32_t)((uint32_t)(uint16_t)w[1] | (uint32_t)(uint16_t)w[3] << 16);
+        }
+        folded[n] = (int32_t)((bias ? (uint32_t)bias[n] : 0u) + (sum * (uint32_t)params->input_offset << shift));
+    }
+    tlg_fc_w16_s8(batches, depth, channels, input_shift, params->output_offset,
                   params->activation_min, params->activation_max, prepared, params->per_channel,
-                  input, input16, weights16, bias, out);
+                  input, lanes, words, bias || params->input_offset ? folded : NULL, out);
     for (int32_t i = 0; i < batches * channels; i++)
         if (out[i] != expected[i])
             case_fail("tlg_fc_w16_s8 differs from tlg_fully_connected_s8");
@@ -68,6 +91,7 @@ static void run_fully_connected(void)
     params.activation_min = case_i32();
     params.activation_max = case_i32();
     params.per_channel = case_i32();
+    params.accumulator_shift = case_i32();
     int32_t count;
     const int32_t *multipliers = case_s32(&count);
     const int32_t *shifts = case_s32(NULL);
@@ -348,9 +372,11 @@ static void gate_products(const plain_gate *g, int32_t in_size, int32_t hid_size
     }
 }
 
-/* time_steps steps, time-major, twice: through tlg_lstm_step_s8 on the packed layout, and
- * through plain gate products and tlg_lstm_update_s16 (the CMSIS-NN set's update). The cell state is updated in place, as the generated loop keeps
- * it, and each step's hidden output overwrites the hidden state it was computed from. */
+/* time_steps steps, time-major, three times: through tlg_lstm_step_s8 on the fast (int16)
+ * layout, through plain gate products and tlg_lstm_update_s16 (the CMSIS-NN set's update), and
+ * through tlg_lstm_step_compact_s8 on the compact (int8) layout. The cell state is updated in
+ * place, as the generated loop keeps it, and each step's hidden output overwrites the hidden
+ * state it was computed from. */
 static void run_lstm(void)
 {
     const int32_t steps = case_i32();
@@ -376,9 +402,11 @@ static void run_lstm(void)
     if (!time_major)
         case_fail("the portable LSTM step runs time-major sequences only");
 
-    params.input_weights = (const int16_t *)case_s32(NULL);
-    params.hidden_weights = (const int16_t *)case_s32(NULL);
+    const void *const fast_input_weights = case_s32(NULL);
+    const void *const fast_hidden_weights = case_s32(NULL);
     params.biases = case_s32(NULL);
+    const void *const compact_input_weights = case_s32(NULL);
+    const void *const compact_hidden_weights = case_s32(NULL);
     for (int32_t k = 0; k < 4; k++)
         read_fast_requant(&params.input_requant[k]);
     for (int32_t k = 0; k < 4; k++)
@@ -403,7 +431,9 @@ static void run_lstm(void)
      * (a call per gate), by the parity of the hidden size. */
     const int32_t unit_stride = hid_size % 2 == 0 ? 4 : 1;
     const int32_t gate_stride = hid_size % 2 == 0 ? 1 : hid_size;
-    for (int32_t pass = 0; pass < 2; pass++) {
+    for (int32_t pass = 0; pass < 3; pass++) {
+        params.input_weights = pass == 2 ? compact_input_weights : fast_input_weights;
+        params.hidden_weights = pass == 2 ? compact_hidden_weights : fast_hidden_weights;
         int8_t *h = case_out_s8(steps * state);
         int8_t *h_state = case_out_s8(state);
         int16_t *c = case_out_s16(state);
@@ -415,6 +445,8 @@ static void run_lstm(void)
             const int8_t *x_t = x + (size_t)t * (size_t)step_in;
             if (pass == 0) {
                 tlg_lstm_step_s8(&params, x_t, h_state, c, h_state, c, scratch);
+            } else if (pass == 2) {
+                tlg_lstm_step_compact_s8(&params, x_t, h_state, c, h_state, c, scratch);
             } else {
                 for (int32_t b = 0; b < batch; b++) {
                     for (int32_t k = 0; k < 4; k++)
@@ -431,6 +463,54 @@ static void run_lstm(void)
         case_result(h, steps * state);
         case_result(c, state * 2);
     }
+}
+
+static void run_high_multiply(void)
+{
+    int32_t n;
+    const int32_t *values = case_s32(&n);
+    const int32_t *multipliers = case_s32(NULL);
+    const int32_t *offsets = case_s32(NULL);
+    int32_t *out = case_out_s32(n);
+    for (int32_t i = 0; i < n; i++)
+        out[i] = tlg_high_multiply_add(values[i], multipliers[i], offsets[i]);
+    case_result(out, n * 4);
+}
+
+/* The rows of one product as a fused elementwise loop computes them (the generated code of
+ * src/emit/kernels/elementwise.ts): the input widened once, then per element its record of
+ * constants: the rows' sums together, each row's output. A block's shift is the same for all
+ * its rows, or -1 when each row carries its own. Writes the rows block by block. */
+static void run_products(void)
+{
+    const int32_t size = case_i32();
+    const int32_t rows = case_i32();
+    const int32_t depth = case_i32();
+    const int32_t input_shift = case_i32();
+    const int32_t min = case_i32();
+    const int32_t max = case_i32();
+    const int32_t unit_words = case_i32();
+    const int32_t weights_offset = case_i32();
+    const int32_t *row_offsets = case_s32(NULL);
+    const int32_t *shifts = case_s32(NULL);
+    const int8_t *input = case_s8(NULL);
+    const int32_t *units = case_s32(NULL);
+    static uint32_t lanes[2 * 16];
+    if (depth > 64 || rows > 4)
+        case_fail("product case too large");
+    tlg_widen_lanes(input, depth, input_shift, lanes);
+    int8_t *out = case_out_s8(rows * size);
+    for (int32_t e = 0; e < size; e++) {
+        const int32_t *u = units + e * unit_words;
+        int32_t acc[4] = {0, 0, 0, 0};
+        tlg_dot_rows_w16(rows, (depth + 3) / 4, lanes, u + weights_offset, acc);
+        for (int32_t b = 0; b < rows; b++) {
+            const int32_t *row = u + row_offsets[b];
+            const int32_t shift = shifts[b] >= 0 ? shifts[b] : row[3];
+            out[b * size + e] = (int8_t)tlg_row_out(acc[b], row, 0, shift, min, max);
+        }
+    }
+    case_result(out, rows * size);
 }
 
 int main(void)
@@ -478,6 +558,12 @@ int main(void)
             break;
         case CASE_LSTM:
             run_lstm();
+            break;
+        case CASE_PRODUCTS:
+            run_products();
+            break;
+        case CASE_HIGH_MULTIPLY:
+            run_high_multiply();
             break;
         default:
             case_fail("unknown op code");

@@ -15,7 +15,14 @@ export const cmsisNnPath = process.env.CMSIS_NN_PATH;
 
 export async function generateFixture(
   name: string,
-  options: { kernels?: 'portable' | 'cmsis-nn'; board?: string; out?: string; inputs?: boolean; fuseAccumulators?: boolean } = {},
+  options: {
+    kernels?: 'portable' | 'cmsis-nn';
+    board?: string;
+    out?: string;
+    inputs?: boolean;
+    fuseAccumulators?: boolean;
+    weightsLayout?: 'fast' | 'compact' | 'auto';
+  } = {},
 ): Promise<GeneratedProject & { out: string }> {
   const kernels = options.kernels ?? 'portable';
   const board = options.board ?? 'stm32h747';
@@ -31,6 +38,7 @@ export async function generateFixture(
     out,
     inputs: options.inputs === false ? undefined : f.inputs,
     fuseAccumulators: options.fuseAccumulators,
+    weightsLayout: options.weightsLayout,
     version: '0.0.0-test',
   });
   return { ...project, out };

@@ -1,11 +1,20 @@
-/* A fully connected layer with its weights widened to int16 at compile time: the dot products
- * load two weights per word and four per 64-bit load, with no sign extension in the inner loop
- * (SMLAD under __ARM_FEATURE_DSP), and each row's requantization is prepared at compile time.
- * Same result as tlg_fully_connected_s8: the input offset is added when the input is widened,
- * the weight offset at compile time.
+/* Products on weights widened to int16 at compile time: the dot products load two weights per
+ * word and four per LDRD, with no sign extension in the inner loop (SMLAD under
+ * __ARM_FEATURE_DSP), and each row's requantization is prepared at compile time.
  *
- * The function is always inlined: generated code calls it with constant sizes, which lets the
- * compiler unroll the inner loop of small layers (the rank-r products of a TinyLSTM). */
+ *   tlg_fc_w16_s8      a fully connected layer; same result as tlg_fully_connected_s8 (the
+ *                      input offset goes into the bias and the weight offset into the weights
+ *                      at compile time). Rows are stored in groups of four, interleaved by four
+ *                      columns, as tlg_dot_rows_w16 reads them.
+ *   tlg_widen_lanes, tlg_dot_rows_w16, tlg_row_out
+ *                      the rows of products folded into a generated elementwise loop (the gate
+ *                      pre-activations of a TinyLSTM): the input widened once, the rows of one
+ *                      element together, each requantized with its bias, zero points and output
+ *                      offset folded into one 64-bit constant (src/quant/product-rows.ts).
+ *
+ * The functions are always inlined: generated code calls them with constant sizes, which lets
+ * the compiler drop the loops over rows and chunks of small layers (the rank-r products of a
+ * TinyLSTM). */
 #ifndef TLG_FC_W16_H
 #define TLG_FC_W16_H
 
@@ -18,29 +27,204 @@
 #include <arm_acle.h>
 #endif
 
-/* Four MACs: w and x hold four int16 each. */
-static inline int32_t tlg_mac4(uint64_t w, uint64_t x, int32_t acc)
-{
-#if defined(__ARM_FEATURE_DSP)
-    acc = __smlad((uint32_t)w, (uint32_t)x, acc);
-    return __smlad((uint32_t)(w >> 32), (uint32_t)(x >> 32), acc);
+#if defined(__GNUC__)
+#define TLG_ALWAYS_INLINE __attribute__((always_inline)) static inline
 #else
-    for (int i = 0; i < 4; i++) {
-        acc += (int32_t)(int16_t)(uint16_t)(w >> (16 * i)) * (int32_t)(int16_t)(uint16_t)(x >> (16 * i));
+#define TLG_ALWAYS_INLINE static inline
+#endif
+
+/* Two words as one object, for the memory operand of TLG_LDRD; may_alias because the words are
+ * read from int16 arrays too. */
+typedef struct {
+    uint32_t v[2];
+}
+#if defined(__GNUC__)
+__attribute__((may_alias))
+#endif
+tlg_words2;
+
+#if defined(__ARM_FEATURE_DSP)
+/* LDRD: the words base[index] and base[index + 1] (base a const uint32_t *, word aligned, index
+ * a constant). GCC splits the 64-bit loads of C into single loads that it schedules apart, so
+ * the load is written out; volatile keeps the loads in the order written, which keeps GCC from
+ * hoisting them all ahead of the multiplies and spilling the registers they fill. */
+#define TLG_LDRD(lo, hi, base, index)                                                          \
+    __asm__ volatile("ldrd %0, %1, [%2, %3]"                                                   \
+                     : "=r"(lo), "=r"(hi)                                                      \
+                     : "r"(base), "i"(4 * (index)), "m"(*(const tlg_words2 *)((base) + (index))))
+
+/* SXTB16 of the word rotated right by 8: bytes 1 and 3 into two int16 lanes. GCC does not fold
+ * the rotation into the instruction by itself, so it is written out. */
+static inline uint32_t tlg_sxtb16_ror8(uint32_t word)
+{
+    uint32_t result;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(result) : "r"(word));
+    return result;
+}
+
+/* Row r of chunk c (rows R per chunk): two SMLAD on the chunk's two words of the input. */
+#define TLG_DOT_ROW(a, R, r, c)                                                                \
+    do {                                                                                       \
+        uint32_t w0, w1;                                                                       \
+        TLG_LDRD(w0, w1, w, 2 * ((c) * (R) + (r)));                                            \
+        (a) = (int32_t)__smlad(w1, x1, (int32_t)__smlad(w0, x0, (a)));                         \
+    } while (0)
+
+/* Chunk c: one LDRD of the input, then one per row. */
+#define TLG_DOT_CHUNK(R, c)                                                                    \
+    do {                                                                                       \
+        uint32_t x0, x1;                                                                       \
+        TLG_LDRD(x0, x1, x, 2 * (c));                                                          \
+        TLG_DOT_ROW(a0, R, 0, c);                                                              \
+        if ((R) > 1)                                                                           \
+            TLG_DOT_ROW(a1, R, 1, c);                                                          \
+        if ((R) > 2)                                                                           \
+            TLG_DOT_ROW(a2, R, 2, c);                                                          \
+        if ((R) > 3)                                                                           \
+            TLG_DOT_ROW(a3, R, 3, c);                                                          \
+    } while (0)
+
+/* All chunks for R rows: eight at a time, then four, two, one (constant offsets throughout). */
+#define TLG_DOT_ROWS(R)                                                                        \
+    do {                                                                                       \
+        while (x != end8) {                                                                    \
+            TLG_DOT_CHUNK(R, 0);                                                               \
+            TLG_DOT_CHUNK(R, 1);                                                               \
+            TLG_DOT_CHUNK(R, 2);                                                               \
+            TLG_DOT_CHUNK(R, 3);                                                               \
+            TLG_DOT_CHUNK(R, 4);                                                               \
+            TLG_DOT_CHUNK(R, 5);                                                               \
+            TLG_DOT_CHUNK(R, 6);                                                               \
+            TLG_DOT_CHUNK(R, 7);                                                               \
+            x += 16;                                                                           \
+            w += 16 * (R);                                                                     \
+        }                                                                                      \
+        if (chunks & 4) {                                                                      \
+            TLG_DOT_CHUNK(R, 0);                                                               \
+            TLG_DOT_CHUNK(R, 1);                                                               \
+            TLG_DOT_CHUNK(R, 2);                                                               \
+            TLG_DOT_CHUNK(R, 3);                                                               \
+            x += 8;                                                                            \
+            w += 8 * (R);                                                                      \
+        }                                                                                      \
+        if (chunks & 2) {                                                                      \
+            TLG_DOT_CHUNK(R, 0);                                                               \
+            TLG_DOT_CHUNK(R, 1);                                                               \
+            x += 4;                                                                            \
+            w += 4 * (R);                                                                      \
+        }                                                                                      \
+        if (chunks & 1)                                                                        \
+            TLG_DOT_CHUNK(R, 0);                                                               \
+    } while (0)
+#endif
+
+/* acc[r] += the dot product of row r (r < rows, 1 to 4) with the input, over `chunks` chunks of
+ * four int16. Both are sequences of words of two int16 lanes: the input x[2c], x[2c + 1] for
+ * chunk c, row r's w[2(c·rows + r)], w[2(c·rows + r) + 1]; lanes pair up as stored, so the
+ * order of the four values within a chunk is the caller's, the same on both sides. x and w are
+ * word aligned. Sums wrap modulo 2^32. */
+TLG_ALWAYS_INLINE void tlg_dot_rows_w16(int32_t rows, int32_t chunks, const void *x_words,
+                                        const void *w_words, int32_t acc[4])
+{
+    const uint32_t *x = (const uint32_t *)x_words;
+    const uint32_t *w = (const uint32_t *)w_words;
+#if defined(__ARM_FEATURE_DSP)
+    const uint32_t *const end8 = x + 2 * (chunks & ~7);
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    switch (rows) {
+    case 1:
+        TLG_DOT_ROWS(1);
+        break;
+    case 2:
+        TLG_DOT_ROWS(2);
+        break;
+    case 3:
+        TLG_DOT_ROWS(3);
+        break;
+    default:
+        TLG_DOT_ROWS(4);
+        break;
     }
-    return acc;
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+#else
+    for (int32_t c = 0; c < chunks; c++) {
+        uint32_t xw[2];
+        memcpy(xw, x + 2 * c, sizeof xw);
+        for (int32_t r = 0; r < rows; r++) {
+            uint32_t ww[2];
+            memcpy(ww, w + 2 * (c * rows + r), sizeof ww);
+            uint32_t sum = (uint32_t)acc[r];
+            for (int32_t i = 0; i < 4; i++) {
+                const int32_t wv = (int16_t)(uint16_t)(ww[i / 2] >> (16 * (i % 2)));
+                const int32_t xv = (int16_t)(uint16_t)(xw[i / 2] >> (16 * (i % 2)));
+                sum += (uint32_t)(wv * xv);
+            }
+            acc[r] = (int32_t)sum;
+        }
+    }
 #endif
 }
 
-/* p is 8-byte aligned (rows and scratch are): one LDRD. */
-static inline uint64_t tlg_load4(const int16_t *p)
+/* The int8 vector x[0..size) times 2^shift (shift <= 8) as words of two int16 lanes for
+ * tlg_dot_rows_w16, each chunk of four values in the order 0, 2, 1, 3: lanes[2c] = (x[4c],
+ * x[4c + 2]), lanes[2c + 1] = (x[4c + 1], x[4c + 3]), the low lane first, zeros beyond size.
+ * That order is SXTB16's: one load and two SXTB16 per chunk. */
+static inline void tlg_widen_lanes(const int8_t *x, int32_t size, int32_t shift, uint32_t *lanes)
 {
-    uint64_t v;
-#if defined(__GNUC__)
-    p = (const int16_t *)__builtin_assume_aligned(p, 8);
+    int32_t c = 0;
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_BIG_ENDIAN)
+    /* Two chunks per pass: two loads, four SXTB16 (or masks), two STRD. */
+    if (shift == 0) {
+        for (; 4 * c + 7 < size; c += 2) {
+            uint32_t first, second;
+            memcpy(&first, x + 4 * c, sizeof first);
+            memcpy(&second, x + 4 * c + 4, sizeof second);
+            lanes[2 * c] = __sxtb16(first);
+            lanes[2 * c + 1] = tlg_sxtb16_ror8(first);
+            lanes[2 * c + 2] = __sxtb16(second);
+            lanes[2 * c + 3] = tlg_sxtb16_ror8(second);
+        }
+    } else if (shift == 8) {
+        /* Each byte at the top of its lane is the value times 2^8. */
+        for (; 4 * c + 7 < size; c += 2) {
+            uint32_t first, second;
+            memcpy(&first, x + 4 * c, sizeof first);
+            memcpy(&second, x + 4 * c + 4, sizeof second);
+            lanes[2 * c] = (first << 8) & 0xFF00FF00u;
+            lanes[2 * c + 1] = first & 0xFF00FF00u;
+            lanes[2 * c + 2] = (second << 8) & 0xFF00FF00u;
+            lanes[2 * c + 3] = second & 0xFF00FF00u;
+        }
+    }
 #endif
-    memcpy(&v, p, sizeof v);
-    return v;
+    for (; 4 * c < size; c++) {
+        int32_t v[4];
+        for (int32_t i = 0; i < 4; i++)
+            v[i] = 4 * c + i < size ? x[4 * c + i] * (1 << shift) : 0;
+        lanes[2 * c] = (uint32_t)(uint16_t)v[0] | (uint32_t)(uint16_t)v[2] << 16;
+        lanes[2 * c + 1] = (uint32_t)(uint16_t)v[1] | (uint32_t)(uint16_t)v[3] << 16;
+    }
+}
+
+/* One product row's output from its sum: base[index ..] = {init low word, init high word,
+ * multiplier} as src/quant/product-rows.ts prepares them (index a constant, so that the loads
+ * take it as their offset); the high word of sum·multiplier + init, shifted right by `shift`,
+ * clamped to [min, max]. */
+TLG_ALWAYS_INLINE int32_t tlg_row_out(int32_t sum, const int32_t *base, int32_t index, int32_t shift,
+                                      int32_t min, int32_t max)
+{
+    uint32_t low, high;
+#if defined(__ARM_FEATURE_DSP)
+    TLG_LDRD(low, high, (const uint32_t *)base, index);
+#else
+    low = (uint32_t)base[index];
+    high = (uint32_t)base[index + 1];
+#endif
+    const int64_t init = (int64_t)(((uint64_t)high << 32) | low);
+    return tlg_saturate((int32_t)((init + (int64_t)sum * base[index + 2]) >> 32) >> shift, min, max);
 }
 
 /* The output stage: a full int8 range is one saturation. */
@@ -49,63 +233,62 @@ static inline int32_t tlg_fc_out(int32_t v, int32_t offset, int32_t min, int32_t
     return (min == -128 && max == 127) ? tlg_add_sat8(v, offset) : tlg_add_clamp(v, offset, min, max);
 }
 
-/* output[b][n] = clamp(requantize(bias[n] + sum_k (input[b][k] + input_offset) * weights[n][k],
- *                  requant[n or 0]) + output_offset, activation_min, activation_max)
- *   accum_depth    K
- *   padded_depth   K rounded up to a multiple of 4: the row length of weights and input16
+/* Rows n .. n + rows - 1 of one input row (rows 1 to 4), their weights from w (the group's
+ * words, as tlg_dot_rows_w16 reads them). */
+TLG_ALWAYS_INLINE void tlg_fc_w16_rows(int32_t n, int32_t rows, int32_t chunks, int32_t output_offset,
+                                       int32_t activation_min, int32_t activation_max,
+                                       const tlg_requant_prepared *requant, int32_t per_channel,
+                                       const uint32_t *lanes, const int32_t *w, const int32_t *bias,
+                                       int8_t *y)
+{
+    int32_t acc[4] = {0, 0, 0, 0};
+    if (bias)
+        for (int32_t r = 0; r < rows; r++)
+            acc[r] = bias[n + r];
+    tlg_dot_rows_w16(rows, chunks, lanes, w, acc);
+    for (int32_t r = 0; r < rows; r++) {
+        const int32_t v = tlg_requantize_prepared(acc[r], &requant[per_channel ? n + r : 0]);
+        y[n + r] = (int8_t)tlg_fc_out(v, output_offset, activation_min, activation_max);
+    }
+}
+
+/* output[b][n] = clamp(requantize(acc, requant[n or 0]) + output_offset, activation_min,
+ * activation_max), acc = 2^s·sum_k input[b][k]·weights[n][k] + bias[n] (wrapping), which is
+ * FullyConnectedOp's accumulator when the compiler prepares (src/emit/kernels/portable.ts)
+ *   weights        (w + weight offset)·2^(accumulator shift - s) as words of two int16 lanes:
+ *                  rows in groups of four (the last group the N % 4 rows left), each group
+ *                  chunk by chunk (four columns, zeros beyond K), the group's rows in turn, a
+ *                  row's chunk as the words (w[4c], w[4c + 2]), (w[4c + 1], w[4c + 3]) of
+ *                  tlg_widen_lanes: [N / 4][ceil(K / 4)][4][2] then [ceil(K / 4)][N % 4][2]
+ *   bias           bias + 2^accumulator shift·input offset·sum_k (w + weight offset), wrapping;
+ *                  NULL for none
+ *   s              input_shift: min(accumulator shift, 8), the factor the widened input takes
  *   input          int8 [batches, K]
- *   input16        scratch int16 [padded_depth], 8-byte aligned
- *   weights        int16 [N, padded_depth] (weight + weight offset, zero padded), 8-byte aligned
- *   bias           int32 [N], or NULL
+ *   lanes          scratch: 2·ceil(K / 4) words, word aligned
  *   requant        [N] when per_channel, else [1]
  *   output         int8 [batches, N]; must not overlap input */
-__attribute__((always_inline)) static inline void tlg_fc_w16_s8(int32_t batches, int32_t accum_depth, int32_t padded_depth,
-                                 int32_t output_depth, int32_t input_offset,
-                                 int32_t output_offset, int32_t activation_min,
-                                 int32_t activation_max, const tlg_requant_prepared *requant,
-                                 int32_t per_channel, const int8_t *input, int16_t *input16,
-                                 const int16_t *weights, const int32_t *bias, int8_t *output)
+TLG_ALWAYS_INLINE void tlg_fc_w16_s8(int32_t batches, int32_t accum_depth, int32_t output_depth,
+                                     int32_t input_shift, int32_t output_offset,
+                                     int32_t activation_min, int32_t activation_max,
+                                     const tlg_requant_prepared *requant, int32_t per_channel,
+                                     const int8_t *input, uint32_t *lanes, const int32_t *weights,
+                                     const int32_t *bias, int8_t *output)
 {
+    const int32_t chunks = (accum_depth + 3) / 4;
     for (int32_t b = 0; b < batches; b++) {
-        const int8_t *x = input + b * accum_depth;
         int8_t *y = output + b * output_depth;
-        for (int32_t k = 0; k < accum_depth; k++) input16[k] = (int16_t)(x[k] + input_offset);
-        for (int32_t k = accum_depth; k < padded_depth; k++) input16[k] = 0;
+        tlg_widen_lanes(input + b * accum_depth, accum_depth, input_shift, lanes);
 
-        /* Four rows per pass share each load of the input. */
+        /* Four rows per pass share each load of the input; the rest in one pass (a constant
+         * count in generated code, so that only its own row count is compiled). */
         int32_t n = 0;
-        for (; n + 3 < output_depth; n += 4) {
-            const int16_t *w0 = weights + n * padded_depth;
-            const int16_t *w1 = w0 + padded_depth;
-            const int16_t *w2 = w1 + padded_depth;
-            const int16_t *w3 = w2 + padded_depth;
-            int32_t acc0 = bias ? bias[n] : 0;
-            int32_t acc1 = bias ? bias[n + 1] : 0;
-            int32_t acc2 = bias ? bias[n + 2] : 0;
-            int32_t acc3 = bias ? bias[n + 3] : 0;
-            for (int32_t k = 0; k < padded_depth; k += 4) {
-                const uint64_t xv = tlg_load4(input16 + k);
-                acc0 = tlg_mac4(tlg_load4(w0 + k), xv, acc0);
-                acc1 = tlg_mac4(tlg_load4(w1 + k), xv, acc1);
-                acc2 = tlg_mac4(tlg_load4(w2 + k), xv, acc2);
-                acc3 = tlg_mac4(tlg_load4(w3 + k), xv, acc3);
-            }
-            const tlg_requant_prepared *rq = &requant[per_channel ? n : 0];
-            const int32_t step = per_channel ? 1 : 0;
-            y[n] = (int8_t)tlg_fc_out(tlg_requantize_prepared(acc0, rq), output_offset, activation_min, activation_max);
-            y[n + 1] = (int8_t)tlg_fc_out(tlg_requantize_prepared(acc1, rq + step), output_offset, activation_min, activation_max);
-            y[n + 2] = (int8_t)tlg_fc_out(tlg_requantize_prepared(acc2, rq + 2 * step), output_offset, activation_min, activation_max);
-            y[n + 3] = (int8_t)tlg_fc_out(tlg_requantize_prepared(acc3, rq + 3 * step), output_offset, activation_min, activation_max);
-        }
-        /* The last rows, one at a time (a count, so that constant sizes remove the loop). */
-        const int32_t tail = output_depth & 3;
-        for (int32_t t = 0; t < tail; t++, n++) {
-            const int16_t *w = weights + n * padded_depth;
-            int32_t acc = bias ? bias[n] : 0;
-            for (int32_t k = 0; k < padded_depth; k += 4) acc = tlg_mac4(tlg_load4(w + k), tlg_load4(input16 + k), acc);
-            const int32_t v = tlg_requantize_prepared(acc, &requant[per_channel ? n : 0]);
-            y[n] = (int8_t)tlg_fc_out(v, output_offset, activation_min, activation_max);
-        }
+        for (; n + 3 < output_depth; n += 4)
+            tlg_fc_w16_rows(n, 4, chunks, output_offset, activation_min, activation_max, requant,
+                            per_channel, lanes, weights + 2 * n * chunks, bias, y);
+        if (output_depth & 3)
+            tlg_fc_w16_rows(n, output_depth & 3, chunks, output_offset, activation_min,
+                            activation_max, requant, per_channel, lanes, weights + 2 * n * chunks,
+                            bias, y);
     }
 }
 

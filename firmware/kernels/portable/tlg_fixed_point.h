@@ -67,4 +67,15 @@ static inline int32_t tlg_add_sat8(int32_t value, int32_t offset)
 #endif
 }
 
+/* clamp(value, min, max): one SSAT for the int8 range, one USAT for 0..255 (an int8 value
+ * plus 128, as the generated loops keep some). */
+static inline int32_t tlg_saturate(int32_t value, int32_t min, int32_t max)
+{
+    if (min == -128 && max == 127) return tlg_add_sat8(value, 0);
+#if defined(__ARM_FEATURE_SAT)
+    if (min == 0 && max == 255) return __usat(value, 8);
+#endif
+    return tlg_clamp(value, min, max);
+}
+
 #endif

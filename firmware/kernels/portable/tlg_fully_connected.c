@@ -22,6 +22,15 @@ static inline void store(const tlg_fc_params *params, int32_t n, int32_t acc, in
                                     params->activation_max);
 }
 
+/* With an accumulator shift the bias is added after the sum is shifted (wrapping as int32). */
+static inline int32_t with_bias(int32_t sum, int32_t shift, const int32_t *bias, int32_t n)
+{
+    if (shift == 0)
+        return sum;
+    const uint32_t shifted = (uint32_t)sum << shift;
+    return (int32_t)(shifted + (bias != NULL ? (uint32_t)bias[n] : 0u));
+}
+
 static void fully_connected(const tlg_fc_params *params,
                             int32_t batches,
                             int32_t depth,
@@ -34,6 +43,7 @@ static void fully_connected(const tlg_fc_params *params,
 {
     const int32_t x_offset = params->input_offset;
     const int32_t w_offset = params->filter_offset;
+    const int32_t shift = params->accumulator_shift;
     for (int32_t b = 0; b < batches; b++) {
         const int8_t *x = input + (size_t)b * (size_t)depth;
         int8_t *row8 = out8 != NULL ? out8 + (size_t)b * (size_t)channels : NULL;
@@ -42,18 +52,19 @@ static void fully_connected(const tlg_fc_params *params,
         for (; n + 2 <= channels; n += 2) {
             const int8_t *w = filter + (size_t)n * (size_t)depth;
             int32_t acc[2] = {0, 0};
-            if (bias != NULL) {
+            if (bias != NULL && shift == 0) {
                 acc[0] = bias[n];
                 acc[1] = bias[n + 1];
             }
             tlg_dot_s8_x2(x, w, w + depth, depth, x_offset, w_offset, acc);
-            store(params, n, acc[0], row8, row32);
-            store(params, n + 1, acc[1], row8, row32);
+            store(params, n, with_bias(acc[0], shift, bias, n), row8, row32);
+            store(params, n + 1, with_bias(acc[1], shift, bias, n + 1), row8, row32);
         }
         if (n < channels) {
             const int8_t *w = filter + (size_t)n * (size_t)depth;
-            const int32_t start = bias != NULL ? bias[n] : 0;
-            store(params, n, tlg_dot_s8(x, w, depth, x_offset, w_offset, start), row8, row32);
+            const int32_t start = bias != NULL && shift == 0 ? bias[n] : 0;
+            const int32_t acc = tlg_dot_s8(x, w, depth, x_offset, w_offset, start);
+            store(params, n, with_bias(acc, shift, bias, n), row8, row32);
         }
     }
 }

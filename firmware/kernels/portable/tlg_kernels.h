@@ -24,8 +24,9 @@
  * get there (test/cmsis-nn-reference.test.ts keeps the cases where they differ).
  *
  * On a core with the DSP extension (__ARM_FEATURE_DSP, e.g. the Cortex-M7) the int8 dot
- * products of tlg_fully_connected_* use SMLAD on pairs of sign-extended values, and
- * tlg_lstm_step_s8 uses SMLAD on weights widened to int16 at compile time; the result is the
+ * products of tlg_fully_connected_* use SMLAD on pairs of sign-extended values,
+ * tlg_lstm_step_s8 uses SMLAD on weights widened to int16 at compile time, and
+ * tlg_lstm_step_compact_s8 on int8 weights widened in registers (SXTB16); the result is the
  * same integer as on any other target.
  */
 #ifndef TLG_KERNELS_H
@@ -51,10 +52,13 @@ typedef struct {
      * nonzero. Ignored by tlg_fully_connected_s8_s32. */
     const tlg_requant *requant;
     int32_t per_channel;
+    /* The sum of products is shifted left by this many bits before the bias is added: the
+     * bias has that many more bits than s_x * s_w (0 as in CMSIS-NN). */
+    int32_t accumulator_shift;
 } tlg_fc_params;
 
-/* output[b][n] = clamp(requantize(bias[n] + sum_k (input[b][k] + input_offset)
- *                  * (filter[n][k] + filter_offset), requant[n]) + output_offset,
+/* output[b][n] = clamp(requantize(bias[n] + (sum_k (input[b][k] + input_offset)
+ *                  * (filter[n][k] + filter_offset) << accumulator_shift), requant[n]) + output_offset,
  *                  activation_min, activation_max)
  * as arm_fully_connected_s8 / arm_fully_connected_per_channel_s8 compute it.
  *   batches       rows of input and output
@@ -296,18 +300,25 @@ typedef struct {
 
 /* An int8 LSTM with int16 gates and cell state, as CMSIS-NN's cmsis_nn_lstm_params, with its
  * weights and biases laid out at compile time (src/emit/kernels/lstm-layout.ts). Gates are in
- * the order f, i, g, o (forget, input, cell, output). The weights are widened to int16 and
- * interleaved per hidden unit j, four columns of each gate's row j at a time:
- *   input_weights[j][c][gate][0..3] = W_x[gate][j][4c .. 4c + 3]
+ * the order f, i, g, o (forget, input, cell, output). The weights are interleaved per hidden
+ * unit j, four columns of each gate's row j at a time, in one of two layouts:
+ *   fast (tlg_lstm_step_s8), widened to int16:
+ *     input_weights[j][c][gate][0..3] = W_x[gate][j][4c .. 4c + 3]
+ *   compact (tlg_lstm_step_compact_s8), int8 with the middle columns swapped, so that SXTB16
+ *   of the word gives columns 4c, 4c + 1 and SXTB16 of the word rotated by 8 bits 4c + 2, 4c + 3:
+ *     input_weights[j][c][gate][0..3] = W_x[gate][j][4c, 4c + 2, 4c + 1, 4c + 3]
  * for c < ceil(input_size / 4), zeros beyond input_size; hidden_weights the same with W_h and
- * hidden_size. biases[j] = {input effective biases of f, i, g, o, hidden effective biases of
- * f, i, g, o} (the zero points folded in, as cmsis_nn_lstm_gate's effective biases). */
+ * hidden_size. The compact layout takes half the flash of the fast one; on the Cortex-M7 its
+ * gate products take two SXTB16 more per word of four weights (19.5 instructions per 16
+ * multiply-accumulates instead of 13.5). biases[j] = {input effective biases of f, i, g, o,
+ * hidden effective biases of f, i, g, o} (the zero points folded in, as cmsis_nn_lstm_gate's
+ * effective biases). */
 typedef struct {
     int32_t batch_size;
     int32_t input_size;
     int32_t hidden_size;
-    const int16_t *input_weights;    /* int16 [hidden_size][ceil(input_size / 4)][4][4] */
-    const int16_t *hidden_weights;   /* int16 [hidden_size][ceil(hidden_size / 4)][4][4] */
+    const void *input_weights;       /* [hidden_size][ceil(input_size / 4)][4][4], int16 or int8 */
+    const void *hidden_weights;      /* [hidden_size][ceil(hidden_size / 4)][4][4], int16 or int8 */
     const int32_t *biases;           /* int32 [hidden_size][8] */
     tlg_fast_requant input_requant[4];   /* input_multiplier, _shift of f, i, g, o: to Q3.12 */
     tlg_fast_requant hidden_requant[4];  /* hidden_multiplier, _shift of f, i, g, o */
@@ -333,6 +344,16 @@ void tlg_lstm_step_s8(const tlg_lstm_params *params,
                       int8_t *hidden_out,
                       int16_t *cell_out,
                       int16_t *scratch);
+
+/* tlg_lstm_step_s8 on the compact (int8) layout of the weights: the same arguments, scratch
+ * and result. */
+void tlg_lstm_step_compact_s8(const tlg_lstm_params *params,
+                              const int8_t *input,
+                              const int8_t *hidden_in,
+                              const int16_t *cell_in,
+                              int8_t *hidden_out,
+                              int16_t *cell_out,
+                              int16_t *scratch);
 
 /* The cell and hidden updates of `size` units from their gate pre-activations, as computed by
  * CMSIS-NN's arm_nn_vec_mat_mul_result_acc_s8_s16 (the CMSIS-NN kernel set's LSTM step): gate

@@ -9,6 +9,7 @@
 
 import type { IrOp, LstmCellOp } from '../../ir/ir.js';
 import { int32Literal } from '../c.js';
+import { invariant } from '../../diagnostics.js';
 import { LSTM_GATES, lstmSizes, stackedLstmGates } from '../../plan/kernel-needs.js';
 import { lstmCellParamsC, stackLstmCmsisNn } from './lstm-layout.js';
 import { lstmActivationTables, portable } from './portable.js';
@@ -125,6 +126,10 @@ export const cmsisNn: KernelLowering = {
         return softmax(op, ctx);
       case 'LstmCell':
         return lstmCell(op, ctx);
+      case 'Elementwise':
+        // Products run inside the loop with the portable set only (passes/fuse-products.ts).
+        invariant(op.products.length === 0, `Elementwise ${op.name} has products, which only the portable kernels compute`);
+        return portable.lower(op, ctx);
       default:
         return portable.lower(op, ctx);
     }

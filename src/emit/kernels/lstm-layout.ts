@@ -6,7 +6,7 @@
 
 import type { IrData, IrTensor, LstmCellOp, Requant } from '../../ir/ir.js';
 import { int32Literal } from '../c.js';
-import { LSTM_GATES, lstmSizes } from '../../plan/kernel-needs.js';
+import { LSTM_GATES, lstmSizes, type WeightsLayout } from '../../plan/kernel-needs.js';
 import { invariant } from '../../diagnostics.js';
 
 /** tlg_fast_requant: requantize(v, multiplier, shift) as ((rounding + v·low) >> 32) + v·high) >> rightShift. */
@@ -95,19 +95,33 @@ function constant(tensor: (v: string) => IrTensor): Read {
 }
 
 /**
- * The portable step's weights and biases (tlg_lstm_params): each side's four gate rows of
- * unit j interleaved four columns at a time, widened to int16, zeros after the last column;
- * biases[j] = the input side's effective biases of f, i, g, o, then the hidden side's.
+ * Where column e of a chunk of four goes in the compact layout: SXTB16 reads bytes 0 and 2 of
+ * a word, SXTB16 of the word rotated by 8 bits bytes 1 and 3.
  */
-export function packLstmPortable(op: LstmCellOp, tensor: (v: string) => IrTensor, read: Read = constant(tensor)): { inputWeights: Int16Array; hiddenWeights: Int16Array; biases: Int32Array } {
+const COMPACT_POSITION = [0, 2, 1, 3];
+
+/**
+ * The portable step's weights and biases (tlg_lstm_params): each side's four gate rows of
+ * unit j interleaved four columns at a time, zeros after the last column, widened to int16
+ * (fast layout, tlg_lstm_step_s8) or int8 with each chunk's columns in the order 0, 2, 1, 3
+ * (compact layout, tlg_lstm_step_compact_s8); biases[j] = the input side's effective biases of
+ * f, i, g, o, then the hidden side's.
+ */
+export function packLstmPortable(
+  op: LstmCellOp,
+  layout: WeightsLayout,
+  tensor: (v: string) => IrTensor,
+  read: Read = constant(tensor),
+): { inputWeights: Int16Array | Int8Array; hiddenWeights: Int16Array | Int8Array; biases: Int32Array } {
   const { input, hidden } = lstmSizes(op, tensor);
+  const position = layout === 'compact' ? COMPACT_POSITION : [0, 1, 2, 3];
   const interleave = (columns: number, weights: (k: number) => IrData) => {
     const chunks = Math.ceil(columns / 4);
-    const out = new Int16Array(hidden * chunks * 16);
+    const out = layout === 'compact' ? new Int8Array(hidden * chunks * 16) : new Int16Array(hidden * chunks * 16);
     for (let j = 0; j < hidden; j++)
       for (let c = 0; c < chunks; c++)
         for (let k = 0; k < 4; k++)
-          for (let e = 0; e < 4 && 4 * c + e < columns; e++) out[((j * chunks + c) * 4 + k) * 4 + e] = weights(k)[j * columns + 4 * c + e];
+          for (let e = 0; e < 4 && 4 * c + e < columns; e++) out[((j * chunks + c) * 4 + k) * 4 + position[e]] = weights(k)[j * columns + 4 * c + e];
     return out;
   };
   const gate = (k: number) => op.gates[LSTM_GATES[k]];

@@ -18,30 +18,67 @@ function rowsOf(ctx: EmitContext, value: string, k: number): number {
   return ctx.elements(value) / k;
 }
 
-/** K rounded up to whole 64-bit loads of int16: the row length of widened weights. */
-export function paddedDepth(k: number): number {
-  return Math.ceil(k / 4) * 4;
-}
-
 /**
  * The portable FC reads int16 weights widened at compile time (twice the flash of int8, no
  * sign extension in the inner loop) and prepared requantizations; an int32 output, or a
- * multiplier of 1/2 or more, keeps the int8 kernel.
+ * multiplier of 1/2 or more, keeps the int8 kernel. The input offset goes into the bias, so
+ * that the input widens as it is (tlg_fc_w16.h).
  */
 function fullyConnectedWide(op: Op<'FullyConnected'>, ctx: EmitContext): string[] {
   const [n, k] = ctx.tensor(op.weights).shape;
-  const kp = paddedDepth(k);
-  const w = ctx.tensor(op.weights).data!;
-  const wide = new Int16Array(n * kp);
-  for (let r = 0; r < n; r++) for (let c = 0; c < k; c++) wide[r * kp + c] = w[r * k + c] + op.weightOffset;
-  const weights = ctx.weight(`${op.weights}_int16`, 'int16_t', wide, `${op.weights} widened to int16 [${n}, ${kp}] (weight offset added)`);
+  const packed = packWideFullyConnected(op, [n, k], ctx.tensor(op.weights).data!, op.bias ? ctx.tensor(op.bias).data : undefined);
+  const weights = ctx.weight(
+    `${op.weights}_int16`,
+    'int32_t',
+    packed.weights,
+    `${op.weights} widened to int16 [${n}, ${k}], two per word, rows in groups of four interleaved by four columns (tlg_fc_w16_s8)`,
+  );
+  const bias = packed.bias
+    ? ctx.weight(`${op.name}_bias`, 'int32_t', packed.bias, `${op.name}: bias with the input offset folded in`)
+    : op.bias
+      ? ctx.ref(op.bias)
+      : 'NULL';
   const requant = ctx.declare(`${op.name}_requant`, 'tlg_requant_prepared', `{${op.requant.map(prepared).join(', ')}}`, true);
-  const bias = op.bias ? ctx.ref(op.bias) : 'NULL';
   const args = [
-    rowsOf(ctx, op.inputs[0], k), k, kp, n, op.inputOffset, op.outputOffset, int32Literal(op.activationMin), op.activationMax,
-    requant, op.requant.length > 1 ? 1 : 0, ctx.ref(op.inputs[0]), `(int16_t *)${ctx.scratch(op, 'input16')}`, weights, bias, ctx.ref(op.outputs[0]),
+    rowsOf(ctx, op.inputs[0], k), k, n, packed.inputShift, op.outputOffset, int32Literal(op.activationMin), op.activationMax,
+    requant, op.requant.length > 1 ? 1 : 0, ctx.ref(op.inputs[0]), `(uint32_t *)${ctx.scratch(op, 'input16')}`, weights, bias, ctx.ref(op.outputs[0]),
   ];
   return [`tlg_fc_w16_s8(${args.join(', ')});`];
+}
+
+/**
+ * tlg_fc_w16_s8's constants: the weights (w + weightOffset)·2^(accumulatorShift - inputShift)
+ * as words of two int16 lanes in its layout, and the bias with the input offset folded in
+ * (wrapping, as the int32 sums do) when there is one to fold.
+ */
+export function packWideFullyConnected(
+  op: Op<'FullyConnected'>,
+  [n, k]: number[],
+  w: ArrayLike<number>,
+  bias: ArrayLike<number> | undefined,
+): { weights: Int32Array; bias?: Int32Array; inputShift: number } {
+  const shift = op.accumulatorShift ?? 0;
+  const inputShift = Math.min(shift, 8);
+  const chunks = Math.ceil(k / 4);
+  const weight = (r: number, c: number) => (c < k ? (w[r * k + c] + op.weightOffset) * 2 ** (shift - inputShift) : 0);
+  const lanes = (lo: number, hi: number) => (lo & 0xffff) | (hi << 16);
+  const words = new Int32Array(2 * n * chunks);
+  for (let r = 0; r < n; r++) {
+    const group = r - (r % 4);
+    const rows = Math.min(4, n - group);
+    for (let c = 0; c < chunks; c++) {
+      const at = 2 * group * chunks + 2 * (c * rows + (r - group));
+      words[at] = lanes(weight(r, 4 * c), weight(r, 4 * c + 2));
+      words[at + 1] = lanes(weight(r, 4 * c + 1), weight(r, 4 * c + 3));
+    }
+  }
+  if (op.inputOffset === 0) return { weights: words, inputShift };
+  const folded = Int32Array.from({ length: n }, (_, r) => {
+    let sum = 0;
+    for (let c = 0; c < k; c++) sum += w[r * k + c] + op.weightOffset;
+    return Number(BigInt.asIntN(32, BigInt(bias ? bias[r] : 0) + 2n ** BigInt(shift) * BigInt(op.inputOffset) * BigInt(sum)));
+  });
+  return { weights: words, bias: folded, inputShift };
 }
 
 /** A requantization prepared for tlg_requantize_prepared (shift <= -1). */
@@ -55,7 +92,7 @@ export function fullyConnected(op: Op<'FullyConnected'>, ctx: EmitContext): stri
   const params = ctx.declare(
     `${op.name}_params`,
     'tlg_fc_params',
-    `{${op.inputOffset}, ${op.weightOffset}, ${op.outputOffset}, ${int32Literal(op.activationMin)}, ${op.activationMax}, ${requant}, ${op.requant.length > 1 ? 1 : 0}}`,
+    `{${op.inputOffset}, ${op.weightOffset}, ${op.outputOffset}, ${int32Literal(op.activationMin)}, ${op.activationMax}, ${requant}, ${op.requant.length > 1 ? 1 : 0}, ${op.accumulatorShift ?? 0}}`,
   );
   const fn = op.outputDtype === 'int32' ? 'tlg_fully_connected_s8_s32' : 'tlg_fully_connected_s8';
   const bias = op.bias ? ctx.ref(op.bias) : 'NULL';
@@ -187,14 +224,21 @@ export function lstmActivationTables(op: LstmCellOp, ctx: EmitContext, kernels: 
   return { sigmoid: segments('sigmoid'), tanh: segments('tanh') };
 }
 
-/** tlg_lstm_step_s8 on weights widened to int16 and interleaved per unit (lstm-layout.ts). */
+/**
+ * tlg_lstm_step_s8 on weights widened to int16 and interleaved per unit (lstm-layout.ts), or
+ * tlg_lstm_step_compact_s8 on the same interleaving in int8 when the plan keeps weights compact.
+ */
 function lstmCell(op: LstmCellOp, ctx: EmitContext): string[] {
   const { input, hidden, batch } = lstmSizes(op, ctx.tensor);
-  const packed = packLstmPortable(op, ctx.tensor);
+  const compact = ctx.weightsLayout === 'compact';
+  const packed = packLstmPortable(op, ctx.weightsLayout, ctx.tensor);
   const tables = lstmActivationTables(op, ctx, 'portable');
-  const layout = 'int16, gates f, i, g, o of each unit interleaved by 4 columns';
-  const wx = ctx.weight(`${op.name}_input_weights`, 'int16_t', packed.inputWeights, `${op.name}: input weights, ${layout}`);
-  const wh = ctx.weight(`${op.name}_hidden_weights`, 'int16_t', packed.hiddenWeights, `${op.name}: hidden weights, ${layout}`);
+  const ctype = compact ? 'int8_t' : 'int16_t';
+  const layout = compact
+    ? 'int8, gates f, i, g, o of each unit interleaved by 4 columns (in the order 0, 2, 1, 3)'
+    : 'int16, gates f, i, g, o of each unit interleaved by 4 columns';
+  const wx = ctx.weight(`${op.name}_input_weights`, ctype, packed.inputWeights, `${op.name}: input weights, ${layout}`);
+  const wh = ctx.weight(`${op.name}_hidden_weights`, ctype, packed.hiddenWeights, `${op.name}: hidden weights, ${layout}`);
   const biases = ctx.weight(`${op.name}_biases`, 'int32_t', packed.biases, `${op.name}: effective biases of each unit, input side f, i, g, o then hidden side`);
   const requants = (side: 'input' | 'hidden') => `{${LSTM_GATES.map((k) => fastRequantC(op.gates[k][side])).join(', ')}}`;
   const params = ctx.declare(
@@ -204,7 +248,8 @@ function lstmCell(op: LstmCellOp, ctx: EmitContext): string[] {
   );
   const [x, h, c] = op.inputs.map((v) => ctx.ref(v));
   const [hOut, cOut] = op.outputs.map((v) => ctx.ref(v));
-  return [`tlg_lstm_step_s8(&${params}, ${x}, ${h}, ${c}, ${hOut}, ${cOut}, ${ctx.scratch(op, 'vectors')});`];
+  const step = compact ? 'tlg_lstm_step_compact_s8' : 'tlg_lstm_step_s8';
+  return [`${step}(&${params}, ${x}, ${h}, ${c}, ${hOut}, ${cOut}, ${ctx.scratch(op, 'vectors')});`];
 }
 
 export const portable: KernelLowering = {
@@ -213,7 +258,7 @@ export const portable: KernelLowering = {
   lower(op, ctx) {
     switch (op.kind) {
       case 'FullyConnected':
-        return wideFullyConnected(op, 'portable') ? fullyConnectedWide(op, ctx) : fullyConnected(op, ctx);
+        return wideFullyConnected(op, 'portable', ctx.weightsLayout) ? fullyConnectedWide(op, ctx) : fullyConnected(op, ctx);
       case 'MatMul':
         return matMul(op, ctx);
       case 'Add':

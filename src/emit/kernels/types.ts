@@ -1,11 +1,14 @@
 // One interface, two kernel sets: each IR op lowers to C statements through it.
 
 import type { IrOp, IrTensor } from '../../ir/ir.js';
+import type { WeightsLayout } from '../../plan/kernel-needs.js';
 
 export type KernelSet = 'cmsis-nn' | 'portable';
 
 /** What a lowering can ask of the model being emitted. */
 export interface EmitContext {
+  /** The weight layout the plan chose (weightLayout() in src/plan/kernel-needs.ts counted it). */
+  weightsLayout: WeightsLayout;
   /** A pointer to the value's first element, typed (`const` for inputs and constants). */
   ref(value: string): string;
   tensor(value: string): IrTensor;
@@ -22,7 +25,7 @@ export interface EmitContext {
    * stored with the model's weights (flash, or RAM with --weights-in ram). The plan must count
    * them: see weightLayout() in src/plan/kernel-needs.ts.
    */
-  weight(base: string, ctype: 'int8_t' | 'int16_t' | 'int32_t' | 'uint16_t', values: ArrayLike<number>, comment: string): string;
+  weight(base: string, ctype: 'int8_t' | 'uint8_t' | 'int16_t' | 'int32_t' | 'uint16_t', values: ArrayLike<number>, comment: string): string;
 }
 
 export interface KernelLowering {

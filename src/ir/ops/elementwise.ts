@@ -17,6 +17,16 @@ export function addElement(op: AddOp, a: number, b: number): number {
   return clamp(sum, op.activationMin, op.activationMax);
 }
 
+/**
+ * The rescaling of one Add input for every int8 value, indexed by value + 128: what addElement
+ * computes for that input before the sum (the fused loops read it from a table).
+ */
+export function addInputTable(op: AddOp, input: 1 | 2): Int32Array {
+  const offset = input === 1 ? op.input1Offset : op.input2Offset;
+  const r = input === 1 ? op.input1 : op.input2;
+  return Int32Array.from({ length: 256 }, (_, i) => requantize((i - 128 + offset) * 2 ** op.leftShift, r.multiplier, r.shift));
+}
+
 /** One element of a Mul. */
 export function mulElement(op: MulOp, a: number, b: number): number {
   const p = (a + op.input1Offset) * (b + op.input2Offset);
