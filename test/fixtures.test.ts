@@ -92,6 +92,17 @@ describe('--fuse-accumulators (one rounding for B_x·u + B_h·v)', () => {
       expect(cmp.argmaxAgree / cmp.argmaxTotal).toBeGreaterThanOrEqual(0.875);
     });
   }
+
+  it.skipIf(!cmsisNnPath)('pm-base with CMSIS-NN: one weight scale for each joined product, same bound', async () => {
+    const { cmp, compiled } = await goldenAgainstOrt('pm-base', { fuseAccumulators: true, cmsisNn: cmsisNnPath });
+    const joined = allGraphs(compiled.ir.graph)
+      .flatMap((g) => g.ops)
+      .filter((op) => op.kind === 'FullyConnected' && op.inputs.length === 1 && op.inputs[0].includes('+'));
+    expect(joined.length).toBe(2);
+    for (const op of joined) if (op.kind === 'FullyConnected') expect(op.requant).toHaveLength(1);
+    expect(cmp.cosine).toBeGreaterThanOrEqual(lstmBounds.minCosine);
+    expect(cmp.argmaxAgree / cmp.argmaxTotal).toBeGreaterThanOrEqual(0.875);
+  });
 });
 
 describe('recurrence recognition', () => {

@@ -16,16 +16,18 @@ export interface IrFuseOptions {
   fineBias: boolean;
   /** The kernels compute products inside elementwise passes (passes/fuse-products.ts). */
   fuseProducts: boolean;
+  /** A joined product gets one weight scale, not one per row (the CMSIS-NN set). */
+  oneScale: boolean;
 }
 
 /** How many accumulator pairs were joined (0 unless asked for) and products moved into passes. */
 export function optimizeIr(
   top: IrGraph,
-  options: IrFuseOptions = { fuseAccumulators: false, fineBias: false, fuseProducts: false },
+  options: IrFuseOptions = { fuseAccumulators: false, fineBias: false, fuseProducts: false, oneScale: false },
 ): { joined: number; products: number } {
   fuseLoops(top);
   for (const g of allGraphs(top)) fuseLutChains(g);
-  const joined = options.fuseAccumulators ? fuseAccumulators(top, options.fineBias) : 0;
+  const joined = options.fuseAccumulators ? fuseAccumulators(top, { fineBias: options.fineBias, oneScale: options.oneScale }) : 0;
   fuseElementwise(top);
   const products = options.fuseProducts ? fuseProducts(top) : 0;
   removeDeadOps(top);
