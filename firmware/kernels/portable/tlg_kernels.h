@@ -285,7 +285,8 @@ void tlg_activation_s16(const tlg_activation_scale *scale,
  * saturated sums of the input and hidden parts), with the arithmetic of arm_nn_lstm_step_s8:
  *   f, i, o = sigmoid, g = tanh (left shift 0)
  *   c' = clip(requantize(i g, input_to_cell) + sat16(requantize(f c, forget_to_cell)))
- *   h' = sat8(requantize(o tanh(c'), output) + output_offset), tanh scaled by cell_scale */
+ *   h' = sat8(requantize(o tanh(c'), output) + output_offset), tanh scaled by cell_scale
+ * The three requantizations are by factors below 1/2 (shift < 0, so high = 0). */
 typedef struct {
     tlg_fast_requant forget_to_cell;   /* forget_to_cell_multiplier, _shift */
     tlg_fast_requant input_to_cell;    /* input_to_cell_multiplier, _shift */

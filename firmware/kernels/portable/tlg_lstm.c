@@ -53,6 +53,14 @@ static inline int32_t requantize_fast(int32_t value, const tlg_fast_requant *p)
     return (int32_t)high >> r.right_shift;
 }
 
+/* requantize_fast for a factor below 1/2 (high = 0): what the cell update's requantizations
+ * are (tlg_lstm_cell_params). */
+static inline int32_t requantize_small(int32_t value, const tlg_fast_requant *p)
+{
+    const int64_t product = p->rounding + (int64_t)value * p->low;
+    return (int32_t)(uint32_t)((uint64_t)product >> 32) >> p->right_shift;
+}
+
 static inline int32_t clamp(int32_t value, int32_t min, int32_t max)
 {
     return value < min ? min : value > max ? max : value;
@@ -158,13 +166,13 @@ TLG_INLINE void update_unit(const tlg_lstm_cell_params *p,
     const int32_t cell_gate = tanh_scaled(3 * g_in, p->tanh);
     const int32_t output = sigmoid_scaled(3 * o_in, p->sigmoid);
 
-    const int32_t kept = sat16(requantize_fast(forget * *cell_in, &p->forget_to_cell));
-    const int32_t added = requantize_fast(input * cell_gate, &p->input_to_cell);
+    const int32_t kept = sat16(requantize_small(forget * *cell_in, &p->forget_to_cell));
+    const int32_t added = requantize_small(input * cell_gate, &p->input_to_cell);
     const int32_t cell = clamp(add_wrap(added, kept), p->cell_min, p->cell_max);
     *cell_out = (int16_t)cell;
 
     const int32_t t = tanh_scaled(scale_input(cell, &p->cell_scale), p->tanh);
-    const int32_t value = requantize_fast(output * t, &p->output);
+    const int32_t value = requantize_small(output * t, &p->output);
     *hidden_out = (int8_t)sat8(add_wrap(value, p->output_offset));
 }
 

@@ -77,6 +77,11 @@ export function cellRange(op: LstmCellOp): [number, number] {
 /** tlg_lstm_cell_params' initializer, with the symbols of the two segment tables. */
 export function lstmCellParamsC(op: LstmCellOp, sigmoid: string, tanh: string): string {
   const clip = cellRange(op);
+  // The update takes these three as factors below 1/2 (tlg_lstm_cell_params): 2^-15,
+  // 2^(-30 - cell scale power) and 2^-30 / s_h are, unless h's scale is below 2^-29.
+  for (const [what, r] of [['forget to cell', op.forgetToCell], ['input to cell', op.inputToCell], ['output', op.hidden]] as const) {
+    invariant(r.shift < 0, `${op.name}: the ${what} requantization is by a factor of 1/2 or more`);
+  }
   return (
     `{${fastRequantC(op.forgetToCell)}, ${fastRequantC(op.inputToCell)}, ${fastRequantC(op.hidden)}, ${op.hiddenOffset}, ` +
     `${clip[0]}, ${clip[1]}, ${activationScaleC(op.cellScalePower + 12)}, ` +
