@@ -69,7 +69,7 @@ function withModelOptions(cmd: Command): Command {
     .option('--calibration <file.npy>', 'representative float inputs, for tensors the model leaves unquantized')
     .addOption(new Option('--kernels <set>', 'kernel set: cmsis-nn or portable (default: cmsis-nn when CMSIS-NN is found)').choices(['cmsis-nn', 'portable']))
     .option('--cmsis-nn <path>', 'CMSIS-NN sources (default: $CMSIS_NN_PATH)')
-    .option('--fuse-accumulators', "one product and one rounding for B_x·u + B_h·v (faster; changes the model's integer semantics, see README)");
+    .option('--fuse-accumulators', "one product and one rounding for B_x·u + B_h·v (TinyLSTM), and for W·x + R·h (LSTM, CMSIS-NN kernels): faster; changes the model's integer semantics, see README");
 }
 
 interface PlanCliOptions {

@@ -11,6 +11,7 @@ import { compareWithOnnxRuntime } from '../src/run/compare.js';
 import { readNpy, samplesOf } from '../src/npy.js';
 import { analyzeModel } from '../src/ir/analyze.js';
 import { allGraphs } from '../src/ir/ir.js';
+import { joinLstmCells } from '../src/passes/fuse-accumulators.js';
 import { compileFile } from './support/compile.js';
 import { fixture, fixtureOptions, qdqFixtures } from './support/fixtures.js';
 import { cmsisNnPath } from './support/project.js';
@@ -102,6 +103,56 @@ describe('--fuse-accumulators (one rounding for B_x·u + B_h·v)', () => {
     for (const op of joined) if (op.kind === 'FullyConnected') expect(op.requant).toHaveLength(1);
     expect(cmp.cosine).toBeGreaterThanOrEqual(lstmBounds.minCosine);
     expect(cmp.argmaxAgree / cmp.argmaxTotal).toBeGreaterThanOrEqual(0.875);
+  });
+});
+
+// LSTM cells (CMSIS-NN set): each gate's W·x + R·h as one product over [x; h]. The pass is
+// checked on the IR without CMSIS-NN too: the golden model runs a joined cell with the same
+// code (an empty hidden side), so the pass's arithmetic is what is measured.
+describe('--fuse-accumulators on LSTM cells (one product over [x; h] per gate)', () => {
+  const lstmCells = (m: Awaited<ReturnType<typeof compileFile>>) =>
+    allGraphs(m.ir.graph)
+      .flatMap((g) => g.ops)
+      .filter((op) => op.kind === 'LstmCell');
+
+  it(`pm-lstm: every cell joined, golden model within the LSTM bound of ONNX Runtime`, async () => {
+    const f = fixture('pm-lstm');
+    const compiled = await compileFile(f.model, fixtureOptions('pm-lstm'));
+    const joined = joinLstmCells(compiled.ir.graph);
+    const cells = lstmCells(compiled);
+    expect(joined).toBe(4 * cells.length);
+    for (const cell of cells) {
+      if (cell.kind !== 'LstmCell') continue;
+      expect(cell.joined).toBe(true);
+      const graph = allGraphs(compiled.ir.graph).find((g) => g.ops.includes(cell))!;
+      const concat = graph.ops.find((op) => op.outputs[0] === cell.inputs[0]);
+      expect(concat?.kind).toBe('Concat');
+      expect(graph.tensors.get(cell.gates.forget.hiddenWeights)!.shape[1]).toBe(0);
+    }
+    const model = compiled.ir;
+    const io = model.inputs[0];
+    const floats = samplesOf(readNpy(f.inputs), io.shape)!;
+    const inputs = floats.map((s) => [quantizeInput(io, model.graph.tensors.get(io.tensor)!, s)]);
+    const [cmp] = await compareWithOnnxRuntime(readFileSync(f.model), model, inputs, inputs.map((x) => interpret(model, x)), floats.map((s) => [s]));
+    const step = model.graph.tensors.get(model.outputs[0].tensor)!.quant!.scale[0];
+    console.log(`pm-lstm, cells joined: RMSE ${(cmp.rmse / step).toFixed(1)} output steps, cosine ${cmp.cosine.toFixed(5)}, argmax ${cmp.argmaxAgree}/${cmp.argmaxTotal}`);
+    expect(cmp.cosine).toBeGreaterThanOrEqual(lstmBounds.minCosine);
+    expect(cmp.rmse / step).toBeLessThanOrEqual(lstmBounds.maxRmseSteps);
+    expect(cmp.argmaxAgree / cmp.argmaxTotal).toBeGreaterThanOrEqual(0.875);
+  });
+
+  it.skipIf(!cmsisNnPath)('pm-lstm with CMSIS-NN: the option joins every cell, same bound', async () => {
+    const { cmp, step, compiled } = await goldenAgainstOrt('pm-lstm', { fuseAccumulators: true, cmsisNn: cmsisNnPath });
+    const cells = lstmCells(compiled);
+    expect(cells.length).toBeGreaterThan(0);
+    for (const cell of cells) if (cell.kind === 'LstmCell') expect(cell.joined).toBe(true);
+    expect(cmp.cosine).toBeGreaterThanOrEqual(lstmBounds.minCosine);
+    expect(cmp.rmse / step).toBeLessThanOrEqual(lstmBounds.maxRmseSteps);
+  });
+
+  it('the portable kernels leave LSTM cells as they are', async () => {
+    const compiled = await compileFile(fixture('pm-lstm').model, { ...fixtureOptions('pm-lstm'), fuseAccumulators: true });
+    for (const cell of lstmCells(compiled)) if (cell.kind === 'LstmCell') expect(cell.joined).toBeUndefined();
   });
 });
 

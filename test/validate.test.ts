@@ -129,5 +129,18 @@ describe('validate with the CMSIS-NN kernels', () => {
       console.log(`${name} (cmsis-nn): ${result.bitExact.elements} values bit-exact; instructions ${result.cost.instructions.join(', ')}`);
     });
   }
+  // --fuse-accumulators: the joined products (TinyLSTM pairs, LSTM cells over [x; h]).
+  for (const name of ['pm-base', 'pm-lstm']) {
+    it.skipIf(!cmsisNnPath)(`${name} with --fuse-accumulators: bit-exact in the QEMU twin`, async () => {
+      const args = ['validate', fixture(name).model, '--kernels', 'cmsis-nn', '--fuse-accumulators', '--emulator', 'qemu', '--inputs', fixture(name).inputs, '-o', join(workDir, 'validate', `${name}-cmsis-fused`), '--json'];
+      const calibration = fixtureOptions(name).calibration;
+      if (calibration) args.push('--calibration', calibration);
+      const r = await runCli(args, { CMSIS_NN_PATH: cmsisNnPath });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const result = JSON.parse(r.stdout);
+      expect(result.semantics.length).toBeGreaterThan(0);
+      console.log(`${name} (cmsis-nn, fused): ${result.bitExact.elements} values bit-exact; instructions ${result.cost.instructions.join(', ')}`);
+    });
+  }
   if (!cmsisNnPath) console.log('CMSIS-NN validation skipped: CMSIS_NN_PATH is not set');
 });

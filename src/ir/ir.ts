@@ -231,6 +231,11 @@ export interface LstmCellOp extends OpBase {
   hiddenOffset: number;
   /** uint16 [256]: sigmoid(k/24) in Q16, the table the int16 sigmoid and tanh interpolate. */
   activationTable: string;
+  /**
+   * --fuse-accumulators (CMSIS-NN set): inputs[0] is [x; h], each gate's input side its one
+   * product over it, and the hidden side empty ([H, 0] weights, zero biases).
+   */
+  joined?: boolean;
 }
 
 export type IrOp =

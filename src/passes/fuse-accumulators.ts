@@ -9,11 +9,13 @@
 // reports the effect against the float reference, and the golden interpreter runs the fused
 // IR, so the firmware stays bit-exact with it.
 
-import type { AddOp, FullyConnectedOp, IrGraph, IrOp, IrTensor } from '../ir/ir.js';
+import type { AddOp, FullyConnectedOp, IrGraph, IrOp, IrTensor, LstmCellOp } from '../ir/ir.js';
 import { allGraphs, elementCount } from '../ir/ir.js';
 import { quantizeMultiplier } from '../quant/fixed-point.js';
 import { roundHalfEven } from '../onnx/ops.js';
 import { MAX_ACCUMULATOR_SHIFT, quantizeBias } from '../quant/bias.js';
+
+const LSTM_GATE_NAMES = ['forget', 'input', 'cell', 'output'] as const;
 
 export interface FuseAccumulatorsOptions {
   /** The kernels take FullyConnectedOp.accumulatorShift (see quant/bias.ts). */
@@ -135,4 +137,89 @@ function fresh(g: IrGraph, base: string): string {
   let name = base;
   for (let i = 2; g.tensors.has(name); i++) name = `${base}#${i}`;
   return name;
+}
+
+/**
+ * LSTM cells for the CMSIS-NN set: each gate's W·x + R·h as one product over [x; h], so that
+ * one arm_nn_vec_mat_mul_result_acc_s8_s16 call per cell (the four gates stacked) replaces two,
+ * and each gate row is requantized once instead of twice. The same departure as above: the
+ * two sides are no longer requantized and saturated to int16 apart, and W and R are
+ * re-quantized to one scale S for all gates (the side whose largest real weight sets S keeps
+ * its integers when it spans the int8 range). The cell's hidden side is left empty (no
+ * columns, zero bias), which the golden interpreter computes as nothing and the emitters skip.
+ */
+/** How many pairs of products were joined: four per cell. */
+export function joinLstmCells(top: IrGraph): number {
+  let joined = 0;
+  for (const g of allGraphs(top)) {
+    for (const cell of g.ops.filter((op): op is LstmCellOp => op.kind === 'LstmCell' && !op.joined)) {
+      joinCell(g, cell);
+      joined += LSTM_GATE_NAMES.length;
+    }
+  }
+  return joined;
+}
+
+function joinCell(g: IrGraph, cell: LstmCellOp): void {
+  const [x, h] = [tensor(g, cell.inputs[0]), tensor(g, cell.inputs[1])];
+  const [hidden, inputSize] = tensor(g, cell.gates.forget.inputWeights).shape;
+  const batch = elementCount(h) / hidden;
+  const [sx, sh] = [x.quant!.scale[0], h.quant!.scale[0]];
+  const [zx, zh] = [x.quant!.zeroPoint[0], h.quant!.zeroPoint[0]];
+  const gates = LSTM_GATE_NAMES.map((k) => cell.gates[k]);
+  const read = (name: string) => tensor(g, name).data!;
+  const weightScale = (name: string) => tensor(g, name).quant!.scale[0];
+  const largest = (data: ArrayLike<number>) => Array.from(data).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  // Real weight per unit of the int8 inputs, side by side; S fits the largest into int8.
+  const sides = gates.map((gate) => ({ input: sx * weightScale(gate.inputWeights), hidden: sh * weightScale(gate.hiddenWeights) }));
+  const scale = Math.max(...gates.flatMap((gate, k) => [sides[k].input * largest(read(gate.inputWeights)), sides[k].hidden * largest(read(gate.hiddenWeights))])) / 127;
+
+  const xh = fresh(g, `${x.name}+${h.name}`);
+  g.tensors.set(xh, { name: xh, dtype: 'int8', shape: [batch, inputSize + hidden], quant: { scale: [sx], zeroPoint: [zx] } });
+  const concat: IrOp = { kind: 'Concat', name: `${cell.name}/join`, sources: cell.sources, inputs: [x.name, h.name], outputs: [xh], axis: 1 };
+
+  const columns = inputSize + hidden;
+  const requant = quantizeMultiplier(scale / 2 ** -12);
+  LSTM_GATE_NAMES.forEach((k, i) => {
+    const gate = cell.gates[k];
+    const [w, r] = [read(gate.inputWeights), read(gate.hiddenWeights)];
+    const [bx, bh] = [read(gate.inputEffectiveBias), read(gate.hiddenEffectiveBias)];
+    const weights = new Int8Array(hidden * columns);
+    const bias = new Int32Array(hidden);
+    const q = (v: number, ratio: number) => Math.max(-127, Math.min(127, roundHalfEven(v * ratio)));
+    for (let j = 0; j < hidden; j++) {
+      // The effective biases hold the real bias and −zp·Σ of their side's weights: the real
+      // bias moves to scale S, the zero points are folded again over the new weights.
+      let sumX = 0;
+      let sumH = 0;
+      let newZeroPoints = 0;
+      for (let c = 0; c < inputSize; c++) {
+        sumX += w[j * inputSize + c];
+        const v = q(w[j * inputSize + c], sides[i].input / scale);
+        weights[j * columns + c] = v;
+        newZeroPoints += zx * v;
+      }
+      for (let c = 0; c < hidden; c++) {
+        sumH += r[j * hidden + c];
+        const v = q(r[j * hidden + c], sides[i].hidden / scale);
+        weights[j * columns + inputSize + c] = v;
+        newZeroPoints += zh * v;
+      }
+      const realBias = (bx[j] + zx * sumX) * sides[i].input + (bh[j] + zh * sumH) * sides[i].hidden;
+      bias[j] = roundHalfEven(realBias / scale) - newZeroPoints;
+    }
+    const wName = fresh(g, `${gate.inputWeights}+${gate.hiddenWeights}`);
+    g.tensors.set(wName, { name: wName, dtype: 'int8', shape: [hidden, columns], data: weights, quant: { scale: [scale / sx], zeroPoint: [0] } });
+    const bName = fresh(g, `${gate.inputEffectiveBias}+${gate.hiddenEffectiveBias}`);
+    g.tensors.set(bName, { name: bName, dtype: 'int32', shape: [hidden], data: bias });
+    // The empty hidden side: no columns, zero bias.
+    const none = fresh(g, `${cell.name}/${k}/no_hidden_weights`);
+    g.tensors.set(none, { name: none, dtype: 'int8', shape: [hidden, 0], data: new Int8Array(0), quant: { scale: [1], zeroPoint: [0] } });
+    const zero = fresh(g, `${cell.name}/${k}/no_hidden_bias`);
+    g.tensors.set(zero, { name: zero, dtype: 'int32', shape: [hidden], data: new Int32Array(hidden) });
+    cell.gates[k] = { ...gate, inputWeights: wName, inputEffectiveBias: bName, hiddenWeights: none, hiddenEffectiveBias: zero, input: requant };
+  });
+  cell.inputs = [xh, ...cell.inputs.slice(1)];
+  cell.joined = true;
+  g.ops.splice(g.ops.indexOf(cell), 0, concat);
 }

@@ -5,7 +5,7 @@
 import type { IrGraph, IrOp, LoopOp, LutOp } from '../ir/ir.js';
 import { allGraphs, parameterTensors } from '../ir/ir.js';
 import { composeLuts } from '../quant/tables.js';
-import { fuseAccumulators } from './fuse-accumulators.js';
+import { fuseAccumulators, joinLstmCells } from './fuse-accumulators.js';
 import { fuseElementwise } from './fuse-elementwise.js';
 import { fuseProducts } from './fuse-products.js';
 
@@ -18,16 +18,18 @@ export interface IrFuseOptions {
   fuseProducts: boolean;
   /** A joined product gets one weight scale, not one per row (the CMSIS-NN set). */
   oneScale: boolean;
+  /** With fuseAccumulators: LSTM cells take one product per gate over [x; h] (the CMSIS-NN set). */
+  joinLstm: boolean;
 }
 
 /** How many accumulator pairs were joined (0 unless asked for) and products moved into passes. */
 export function optimizeIr(
   top: IrGraph,
-  options: IrFuseOptions = { fuseAccumulators: false, fineBias: false, fuseProducts: false, oneScale: false },
+  options: IrFuseOptions = { fuseAccumulators: false, fineBias: false, fuseProducts: false, oneScale: false, joinLstm: false },
 ): { joined: number; products: number } {
   fuseLoops(top);
   for (const g of allGraphs(top)) fuseLutChains(g);
-  const joined = options.fuseAccumulators ? fuseAccumulators(top, { fineBias: options.fineBias, oneScale: options.oneScale }) : 0;
+  const joined = options.fuseAccumulators ? fuseAccumulators(top, { fineBias: options.fineBias, oneScale: options.oneScale }) + (options.joinLstm ? joinLstmCells(top) : 0) : 0;
   fuseElementwise(top);
   const products = options.fuseProducts ? fuseProducts(top) : 0;
   removeDeadOps(top);

@@ -213,7 +213,7 @@ export function lstmSizes(op: LstmCellOp, tensor: (v: string) => IrTensor): { in
 export function stackedLstmGates(op: LstmCellOp): boolean {
   const same = (side: (g: LstmGate) => { multiplier: number; shift: number }) =>
     LSTM_GATES.every((k) => side(op.gates[k]).multiplier === side(op.gates.forget).multiplier && side(op.gates[k]).shift === side(op.gates.forget).shift);
-  return same((g) => g.input) && same((g) => g.hidden);
+  return same((g) => g.input) && (op.joined === true || same((g) => g.hidden));
 }
 
 /** The arrays an LSTM cell's lowering adds (what and bytes of each) and the IR constants it
@@ -252,10 +252,14 @@ function lstmArrays(
   return {
     added: [
       ...segments,
-      { what: 'input_weights (gates stacked)', bytes: 4 * hidden * input },
-      { what: 'hidden_weights (gates stacked)', bytes: 4 * hidden * hidden },
+      { what: op.joined ? 'input_weights ([x; h], gates stacked)' : 'input_weights (gates stacked)', bytes: 4 * hidden * input },
       { what: 'input_biases (gates stacked)', bytes: 4 * 4 * hidden },
-      { what: 'hidden_biases (gates stacked)', bytes: 4 * 4 * hidden },
+      ...(op.joined
+        ? []
+        : [
+            { what: 'hidden_weights (gates stacked)', bytes: 4 * hidden * hidden },
+            { what: 'hidden_biases (gates stacked)', bytes: 4 * 4 * hidden },
+          ]),
     ],
     replaces: [...gateTensors, op.activationTable],
   };

@@ -71,7 +71,7 @@ function softmax(op: Op<'Softmax'>, ctx: EmitContext): string[] {
  * activations, the cell and the hidden state, which CMSIS-NN's step does in seven passes.
  * When the four gates requantize alike on each side, one call per side covers them, on rows
  * stacked unit by unit (lstm-layout.ts); otherwise each gate has its own calls, on the IR's
- * weights.
+ * weights. A joined cell (--fuse-accumulators) has no hidden side: its input is [x; h].
  */
 function lstmCell(op: LstmCellOp, ctx: EmitContext): string[] {
   const { input, hidden, batch } = lstmSizes(op, ctx.tensor);
@@ -88,22 +88,27 @@ function lstmCell(op: LstmCellOp, ctx: EmitContext): string[] {
   if (stackedLstmGates(op)) {
     const s = stackLstmCmsisNn(op, ctx.tensor);
     const what = (side: string) => `${op.name}: ${side} of the gates f, i, g, o stacked, row 4 j + k = gate k's row j`;
-    const wx = ctx.weight(`${op.name}_input_weights`, 'int8_t', s.inputWeights, what('input weights'));
-    const wh = ctx.weight(`${op.name}_hidden_weights`, 'int8_t', s.hiddenWeights, what('hidden weights'));
-    const bx = ctx.weight(`${op.name}_input_biases`, 'int32_t', s.inputBiases, what('input effective biases'));
-    const bh = ctx.weight(`${op.name}_hidden_biases`, 'int32_t', s.hiddenBiases, what('hidden effective biases'));
+    const wx = ctx.weight(`${op.name}_input_weights`, 'int8_t', s.inputWeights, what(op.joined ? 'weights over [x; h]' : 'input weights'));
+    const bx = ctx.weight(`${op.name}_input_biases`, 'int32_t', s.inputBiases, what(op.joined ? 'effective biases' : 'input effective biases'));
     const f = op.gates.forget;
-    body.push(product(x, wx, bx, f.input, input, 4 * hidden, gates), product(h, wh, bh, f.hidden, hidden, 4 * hidden, gates));
+    body.push(product(x, wx, bx, f.input, input, 4 * hidden, gates));
+    if (!op.joined) {
+      const wh = ctx.weight(`${op.name}_hidden_weights`, 'int8_t', s.hiddenWeights, what('hidden weights'));
+      const bh = ctx.weight(`${op.name}_hidden_biases`, 'int32_t', s.hiddenBiases, what('hidden effective biases'));
+      body.push(product(h, wh, bh, f.hidden, hidden, 4 * hidden, gates));
+    }
     strides = '4, 1';
   } else {
     LSTM_GATES.forEach((k, i) => {
       const g = op.gates[k];
       body.push(product(x, ctx.ref(g.inputWeights), ctx.ref(g.inputEffectiveBias), g.input, input, hidden, `${gates} + ${i * hidden}`));
     });
-    LSTM_GATES.forEach((k, i) => {
-      const g = op.gates[k];
-      body.push(product(h, ctx.ref(g.hiddenWeights), ctx.ref(g.hiddenEffectiveBias), g.hidden, hidden, hidden, `${gates} + ${i * hidden}`));
-    });
+    if (!op.joined) {
+      LSTM_GATES.forEach((k, i) => {
+        const g = op.gates[k];
+        body.push(product(h, ctx.ref(g.hiddenWeights), ctx.ref(g.hiddenEffectiveBias), g.hidden, hidden, hidden, `${gates} + ${i * hidden}`));
+      });
+    }
     strides = `1, ${hidden}`;
   }
   body.push(`tlg_lstm_update_s16(&${cell}, ${hidden}, ${strides}, ${gates}, ${at(c, hidden)}, ${at(cOut, hidden)}, ${at(hOut, hidden)});`);

@@ -229,6 +229,7 @@ export function lstmActivationTables(op: LstmCellOp, ctx: EmitContext, kernels: 
  * tlg_lstm_step_compact_s8 on the same interleaving in int8 when the plan keeps weights compact.
  */
 function lstmCell(op: LstmCellOp, ctx: EmitContext): string[] {
+  invariant(!op.joined, `${op.name}: the portable LSTM step has no joined form (passes/fuse-accumulators.ts joins cells for CMSIS-NN only)`);
   const { input, hidden, batch } = lstmSizes(op, ctx.tensor);
   const compact = ctx.weightsLayout === 'compact';
   const packed = packLstmPortable(op, ctx.weightsLayout, ctx.tensor);

@@ -6,6 +6,9 @@
 //   c     = clip(requant(i · g, inputToCell) + c)
 //   h     = sat8(requant(o · tanh16(c · 2^(cellScalePower+12)), hidden) + hiddenOffset)
 //
+// A joined cell (passes/fuse-accumulators.ts) has an empty hidden side, so that its gates are
+// act16(sat16(requant(W·[x; h] + b, M))) with this same code.
+//
 // Gate pre-activations are int16 at 2^-12; act16 is arm_nn_activation_s16, which interpolates
 // a 256-entry table of sigmoid(k/24) (tanh through tanh(x) = 2·sigmoid(2x) − 1). The table is
 // an input of the op because each kernel set brings its own (see quant/tables.ts).
@@ -52,13 +55,14 @@ function gate(g: LstmGate, x: ArrayLike<number>, h: ArrayLike<number>, env: Env,
   const bh = env.read(g.hiddenEffectiveBias);
   const n = bx.length;
   const k = x.length;
+  const m = wh.length / n;
   const out = new Int16Array(n);
   for (let j = 0; j < n; j++) {
     let acc = bx[j];
     for (let i = 0; i < k; i++) acc += wx[j * k + i] * x[i];
     let v = clamp(requantize(wrap32(acc), g.input.multiplier, g.input.shift), Q15_MIN, Q15_MAX);
     acc = bh[j];
-    for (let i = 0; i < n; i++) acc += wh[j * n + i] * h[i];
+    for (let i = 0; i < m; i++) acc += wh[j * m + i] * h[i];
     v = clamp(wrap32(requantize(wrap32(acc), g.hidden.multiplier, g.hidden.shift) + v), Q15_MIN, Q15_MAX);
     out[j] = activationS16(v, 0, g.activation, table);
   }
@@ -100,6 +104,7 @@ export function runLstmCell(op: LstmCellOp, env: Env): void {
 
 export function lstmCellMacs(op: LstmCellOp, env: Pick<Env, 'tensor'>): number {
   const [hidden, input] = env.tensor(op.gates.forget.inputWeights).shape;
+  const hiddenColumns = env.tensor(op.gates.forget.hiddenWeights).shape[1];
   const batch = env.tensor(op.inputs[1]).shape.reduce((a, b) => a * b, 1) / hidden;
-  return batch * 4 * hidden * (input + hidden);
+  return batch * 4 * hidden * (input + hiddenColumns);
 }
