@@ -171,7 +171,7 @@ function cells(r: BenchRow): string[] {
     arena,
     generate,
     bitExact,
-    r.vsBaseline === null ? '—' : `${r.vsBaseline.toFixed(2)}×`,
+    r.vsBaseline === null ? '—' : `${r.vsBaseline.toFixed(3)}×`,
   ];
 }
 
