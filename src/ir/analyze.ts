@@ -74,7 +74,7 @@ function detailOf(op: IrOp): string {
     case 'Loop':
       return `${op.steps} steps, ${op.states.length} states`;
     case 'LstmCell':
-      return `cell 2^${op.cellScalePower}`;
+      return `cell 2^${op.cellScalePower}${op.joined ? ', one product per gate over [x; h]' : ''}`;
     case 'FullyConnected':
       return [op.requant.length > 1 ? 'per-channel' : '', op.accumulatorShift ? `bias with ${op.accumulatorShift} extra bits` : ''].filter(Boolean).join(', ');
     case 'Elementwise': {
