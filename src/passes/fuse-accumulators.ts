@@ -170,14 +170,18 @@ function joinCell(g: IrGraph, cell: LstmCellOp): void {
   const read = (name: string) => tensor(g, name).data!;
   const weightScale = (name: string) => tensor(g, name).quant!.scale[0];
   const largest = (data: ArrayLike<number>) => Array.from(data).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-  // Real weight per unit of the int8 inputs, side by side; S fits the largest into int8.
+  // 1. One scale S for every gate and both sides: the real weight per unit of the int8
+  // inputs, side by side, with S fitting the largest into int8.
   const sides = gates.map((gate) => ({ input: sx * weightScale(gate.inputWeights), hidden: sh * weightScale(gate.hiddenWeights) }));
   const scale = Math.max(...gates.flatMap((gate, k) => [sides[k].input * largest(read(gate.inputWeights)), sides[k].hidden * largest(read(gate.hiddenWeights))])) / 127;
 
+  // 2. [x; h] in one vector (a copy: x and h live in the sequence and the state).
   const xh = fresh(g, `${x.name}+${h.name}`);
   g.tensors.set(xh, { name: xh, dtype: 'int8', shape: [batch, inputSize + hidden], quant: { scale: [sx], zeroPoint: [zx] } });
   const concat: IrOp = { kind: 'Concat', name: `${cell.name}/join`, sources: cell.sources, inputs: [x.name, h.name], outputs: [xh], axis: 1 };
 
+  // 3. Each gate: its rows over [x; h] at scale S, one effective bias, one requantization to
+  // the int16 gate at 2^-12, and an empty hidden side.
   const columns = inputSize + hidden;
   const requant = quantizeMultiplier(scale / 2 ** -12);
   LSTM_GATE_NAMES.forEach((k, i) => {
@@ -219,6 +223,7 @@ function joinCell(g: IrGraph, cell: LstmCellOp): void {
     g.tensors.set(zero, { name: zero, dtype: 'int32', shape: [hidden], data: new Int32Array(hidden) });
     cell.gates[k] = { ...gate, inputWeights: wName, inputEffectiveBias: bName, hiddenWeights: none, hiddenEffectiveBias: zero, input: requant };
   });
+  // 4. The cell reads [x; h] (and still h, for its shape), after the copy.
   cell.inputs = [xh, ...cell.inputs.slice(1)];
   cell.joined = true;
   g.ops.splice(g.ops.indexOf(cell), 0, concat);
