@@ -155,7 +155,7 @@ export async function compileModelBytes(bytes: Uint8Array, file: string, options
   // The portable kernels compute products inside the elementwise passes that read them; the
   // CMSIS-NN set calls its own kernels for every product.
   const fuseProducts = options.kernels === 'portable' && options.fuseProducts !== false;
-  const fused = time('fuse', () => optimizeIr(lowered.graph, { fuseAccumulators: options.fuseAccumulators === true, fineBias, fuseProducts, oneScale: options.kernels === 'cmsis-nn', joinLstm: options.kernels === 'cmsis-nn' }));
+  const fused = time('fuse', () => optimizeIr(lowered.graph, { fuseAccumulators: options.fuseAccumulators === true, fineBias, fuseProducts, joinLstm: options.kernels === 'cmsis-nn' }));
 
   const ir: IrModel = {
     name: source.name,

@@ -16,8 +16,6 @@ export interface IrFuseOptions {
   fineBias: boolean;
   /** The kernels compute products inside elementwise passes (passes/fuse-products.ts). */
   fuseProducts: boolean;
-  /** A joined product gets one weight scale, not one per row (the CMSIS-NN set). */
-  oneScale: boolean;
   /** With fuseAccumulators: LSTM cells take one product per gate over [x; h] (the CMSIS-NN set). */
   joinLstm: boolean;
 }
@@ -25,11 +23,11 @@ export interface IrFuseOptions {
 /** How many accumulator pairs were joined (0 unless asked for) and products moved into passes. */
 export function optimizeIr(
   top: IrGraph,
-  options: IrFuseOptions = { fuseAccumulators: false, fineBias: false, fuseProducts: false, oneScale: false, joinLstm: false },
+  options: IrFuseOptions = { fuseAccumulators: false, fineBias: false, fuseProducts: false, joinLstm: false },
 ): { joined: number; products: number } {
   fuseLoops(top);
   for (const g of allGraphs(top)) fuseLutChains(g);
-  const joined = options.fuseAccumulators ? fuseAccumulators(top, { fineBias: options.fineBias, oneScale: options.oneScale }) + (options.joinLstm ? joinLstmCells(top) : 0) : 0;
+  const joined = options.fuseAccumulators ? fuseAccumulators(top, { fineBias: options.fineBias }) + (options.joinLstm ? joinLstmCells(top) : 0) : 0;
   fuseElementwise(top);
   const products = options.fuseProducts ? fuseProducts(top) : 0;
   removeDeadOps(top);

@@ -8,7 +8,9 @@
 //     the lane order tlg_widen_lanes gives the input (the first product's at the record's
 //     start, so that the loop's pointer is its pointer);
 //   - per product, per block: the row's prepared requantization {init low, init high,
-//     multiplier}, and its shift when the block's rows do not share one.
+//     multiplier}, and its shift when the block's rows do not share one; only {init low, init
+//     high} when the block's rows share their shift and multiplier (a per-tensor product),
+//     which the loop then takes as constants.
 // Scratch: each vector input widened to the same lanes (8 bytes per chunk) and scaled by the
 // input shift of the products that read it (once per shift), one after the other.
 
@@ -28,7 +30,8 @@ export interface ProductLayout {
     chunks: number;
     /** Word offset of the weights in the element's record. */
     weightsOffset: number;
-    blocks: { rowOffset: number; prepared: PreparedBlock }[];
+    /** multiplier: the rows' common multiplier, when they share it and their shift. */
+    blocks: { rowOffset: number; prepared: PreparedBlock; multiplier?: number }[];
   }[];
 }
 
@@ -54,7 +57,9 @@ export function productLayout(op: ElementwiseOp, tensor: (v: string) => IrTensor
     const blocks = p.offsets.map((offset) => {
       const prepared = prepareProductBlock(params, offset, op.size);
       invariant(typeof prepared !== 'string', () => `product ${p.op.name} of ${op.name} cannot be prepared: ${prepared}`);
-      return { rowOffset: 0, prepared };
+      const multiplier = prepared.rows[0].multiplier;
+      const shared = prepared.uniform && prepared.rows.every((r) => r.multiplier === multiplier);
+      return { rowOffset: 0, prepared, ...(shared ? { multiplier } : {}) };
     });
     const vector = widened(p.op.inputs[0], blocks[0].prepared.inputShift);
     const chunks = Math.ceil(k / 4);
@@ -65,7 +70,7 @@ export function productLayout(op: ElementwiseOp, tensor: (v: string) => IrTensor
   for (const p of products) {
     for (const b of p.blocks) {
       b.rowOffset = words;
-      words += b.prepared.uniform ? 3 : 4;
+      words += b.multiplier !== undefined ? 2 : b.prepared.uniform ? 3 : 4;
     }
   }
   return { unitWords: words, vectors, scratchBytes: 4 * scratchWords, products };

@@ -1106,13 +1106,14 @@ export const productCase: fc.Arbitrary<KernelCase> = fc
     const expected = Int8Array.from({ length: n }, (_, i) => rows[offsets[Math.floor(i / s.size)] + (i % s.size)]);
     const kc: KernelCase = {
       kind: 'Products',
-      label: `products ${s.blocks} blocks of ${s.size} rows, K ${s.depth}, offsets ${io}/${wo}/${oo}, sum<<${s.accumulatorShift}, shifts ${shared.join(',')} act [${activation}]${s.hasBias ? '' : ' no bias'}`,
+      label: `products ${s.blocks} blocks of ${s.size} rows, K ${s.depth}, offsets ${io}/${wo}/${oo}, sum<<${s.accumulatorShift}, shifts ${shared.join(',')}${p.blocks.some((b) => b.multiplier !== undefined) ? ' shared multiplier' : ''} act [${activation}]${s.hasBias ? '' : ' no bias'}`,
       encode: (w) =>
         w
           .begin(CaseOp.Products)
           .i32(s.size, s.blocks, s.depth, layout.vectors[0].shift, activation[0], activation[1], layout.unitWords, p.weightsOffset)
           .array(Int32Array.from(p.blocks, (b) => b.rowOffset))
           .array(Int32Array.from(shared))
+          .array(Int32Array.from(p.blocks, (b) => b.multiplier ?? 0))
           .array(input)
           .array(packProducts(op, layout)),
       expected: [expected],

@@ -480,7 +480,8 @@ static void run_high_multiply(void)
 /* The rows of one product as a fused elementwise loop computes them (the generated code of
  * src/emit/kernels/elementwise.ts): the input widened once, then per element its record of
  * constants: the rows' sums together, each row's output. A block's shift is the same for all
- * its rows, or -1 when each row carries its own. Writes the rows block by block. */
+ * its rows, or -1 when each row carries its own; its multiplier is the rows' common one, or 0
+ * when each row carries its own. Writes the rows block by block. */
 static void run_products(void)
 {
     const int32_t size = case_i32();
@@ -493,6 +494,7 @@ static void run_products(void)
     const int32_t weights_offset = case_i32();
     const int32_t *row_offsets = case_s32(NULL);
     const int32_t *shifts = case_s32(NULL);
+    const int32_t *multipliers = case_s32(NULL);
     const int8_t *input = case_s8(NULL);
     const int32_t *units = case_s32(NULL);
     static uint32_t lanes[2 * 16];
@@ -507,7 +509,9 @@ static void run_products(void)
         for (int32_t b = 0; b < rows; b++) {
             const int32_t *row = u + row_offsets[b];
             const int32_t shift = shifts[b] >= 0 ? shifts[b] : row[3];
-            out[b * size + e] = (int8_t)tlg_row_out(acc[b], row, 0, shift, min, max);
+            out[b * size + e] = (int8_t)(multipliers[b] != 0
+                                             ? tlg_row_out_m(acc[b], row, 0, multipliers[b], shift, min, max)
+                                             : tlg_row_out(acc[b], row, 0, shift, min, max));
         }
     }
     case_result(out, rows * size);

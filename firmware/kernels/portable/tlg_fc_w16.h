@@ -6,7 +6,7 @@
  *                      input offset goes into the bias and the weight offset into the weights
  *                      at compile time). Rows are stored in groups of four, interleaved by four
  *                      columns, as tlg_dot_rows_w16 reads them.
- *   tlg_widen_lanes, tlg_dot_rows_w16, tlg_row_out
+ *   tlg_widen_lanes, tlg_dot_rows_w16, tlg_row_out, tlg_row_out_m
  *                      the rows of products folded into a generated elementwise loop (the gate
  *                      pre-activations of a TinyLSTM): the input widened once, the rows of one
  *                      element together, each requantized with its bias, zero points and output
@@ -209,12 +209,14 @@ static inline void tlg_widen_lanes(const int8_t *x, int32_t size, int32_t shift,
     }
 }
 
-/* One product row's output from its sum: base[index ..] = {init low word, init high word,
- * multiplier} as src/quant/product-rows.ts prepares them (index a constant, so that the loads
- * take it as their offset); the high word of sum·multiplier + init, shifted right by `shift`,
- * clamped to [min, max]. */
-TLG_ALWAYS_INLINE int32_t tlg_row_out(int32_t sum, const int32_t *base, int32_t index, int32_t shift,
-                                      int32_t min, int32_t max)
+/* One product row's output from its sum: base[index ..] = {init low word, init high word} as
+ * src/quant/product-rows.ts prepares them (index a constant, so that the load takes it as its
+ * offset); the high word of sum·multiplier + init, shifted right by `shift`, clamped to
+ * [min, max]. tlg_row_out_m takes the multiplier as an argument (a constant when the rows of a
+ * block share it), tlg_row_out from the record, after the init. */
+TLG_ALWAYS_INLINE int32_t tlg_row_out_m(int32_t sum, const int32_t *base, int32_t index,
+                                        int32_t multiplier, int32_t shift, int32_t min,
+                                        int32_t max)
 {
     uint32_t low, high;
 #if defined(__ARM_FEATURE_DSP)
@@ -224,7 +226,13 @@ TLG_ALWAYS_INLINE int32_t tlg_row_out(int32_t sum, const int32_t *base, int32_t 
     high = (uint32_t)base[index + 1];
 #endif
     const int64_t init = (int64_t)(((uint64_t)high << 32) | low);
-    return tlg_saturate((int32_t)((init + (int64_t)sum * base[index + 2]) >> 32) >> shift, min, max);
+    return tlg_saturate((int32_t)((init + (int64_t)sum * multiplier) >> 32) >> shift, min, max);
+}
+
+TLG_ALWAYS_INLINE int32_t tlg_row_out(int32_t sum, const int32_t *base, int32_t index, int32_t shift,
+                                      int32_t min, int32_t max)
+{
+    return tlg_row_out_m(sum, base, index, base[index + 2], shift, min, max);
 }
 
 /* The output stage: a full int8 range is one saturation. */

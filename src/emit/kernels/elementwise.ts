@@ -38,9 +38,10 @@ export function lowerElementwise(op: ElementwiseOp, ctx: EmitContext): string[] 
   const absorbed = new Set([...scaledMuls.values()].flatMap((m) => m.luts));
   const bias = slotBiases(op, absorbed);
   const setup = products ? widenVectors(op, products, bias, ctx) : [];
+  // The products first: the element's inputs are not read while their sums hold the registers.
   const loop = [`for (int32_t e = 0; e < ${op.size}; e++${products ? `, u += ${products.unitWords}` : ''}) {`];
-  op.inputOffsets.forEach((offset, k) => loop.push(`    const int32_t s${k} = ${ctx.ref(op.inputs[k])}[${offset ? `${offset} + ` : ''}e];`));
   if (products) loop.push(...productRows(op, products, first.products, bias).map((l) => `    ${l}`));
+  op.inputOffsets.forEach((offset, k) => loop.push(`    const int32_t s${k} = ${ctx.ref(op.inputs[k])}[${offset ? `${offset} + ` : ''}e];`));
   op.steps.forEach((step, i) => {
     // Lookups that a multiplication reads through its own scaled tables are not made.
     if (absorbed.has(i)) return;
@@ -190,7 +191,8 @@ function productRows(op: ElementwiseOp, layout: ProductLayout, slots: number[], 
       const shift = b.prepared.uniform ? String(b.prepared.rows[0].shift) : `u[${b.rowOffset + 3}]`;
       const out = bias[slots[j] + i];
       const range = `${int32Literal(fc.activationMin + out)}, ${fc.activationMax + out}`;
-      return `const int32_t s${slots[j] + i} = tlg_row_out(a${j}[${i}], u, ${b.rowOffset}, ${shift}, ${range}); /* row ${op.products[j].offsets[i]} + e of ${fc.name}${out ? `, plus ${out}` : ''} */`;
+      const call = b.multiplier !== undefined ? `tlg_row_out_m(a${j}[${i}], u, ${b.rowOffset}, ${int32Literal(b.multiplier)}, ${shift}, ${range})` : `tlg_row_out(a${j}[${i}], u, ${b.rowOffset}, ${shift}, ${range})`;
+      return `const int32_t s${slots[j] + i} = ${call}; /* row ${op.products[j].offsets[i]} + e of ${fc.name}${out ? `, plus ${out}` : ''} */`;
     });
     const w = p.weightsOffset ? `u + ${p.weightsOffset}` : 'u';
     return [`int32_t a${j}[4] = {0, 0, 0, 0};`, `tlg_dot_rows_w16(${p.blocks.length}, ${p.chunks}, v${p.vector}, ${w}, a${j});`, ...rows];
@@ -219,7 +221,7 @@ export function packProducts(op: ElementwiseOp, layout: ProductLayout, biases: n
         const init = row.init + BigInt(biases[j]?.[i] ?? 0) * 2n ** BigInt(32 + row.shift);
         words[at] = Number(BigInt.asIntN(32, init));
         words[at + 1] = Number(BigInt.asIntN(32, init >> 32n));
-        words[at + 2] = row.multiplier;
+        if (b.multiplier === undefined) words[at + 2] = row.multiplier;
         if (!b.prepared.uniform) words[at + 3] = row.shift;
         const w = (c: number) => (c < row.weights.length ? row.weights[c] : 0);
         for (let c = 0; c < p.chunks; c++) {

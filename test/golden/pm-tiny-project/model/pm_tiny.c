@@ -50,7 +50,6 @@ static void pm_tiny_step_0(const int8_t *x_t, int32_t t)
         tlg_widen_lanes(((int8_t *)((int8_t *)tlg_arena + 72)), 8, 0, v1);
         const int32_t *u = pm_tiny_cells_0_1_Add_5_0_cells_0_1_Mul_5_17_products;
         for (int32_t e = 0; e < 32; e++, u += 42) {
-            const int32_t s0 = ((int8_t *)tlg_state)[e];
             int32_t a0[4] = {0, 0, 0, 0};
             tlg_dot_rows_w16(3, 2, v0, u, a0);
             const int32_t s1 = tlg_row_out(a0[0], u, 24, 16, 0, 255); /* row 0 + e of /cells.0/B_x_1/Gemm#2, plus 128 */
@@ -61,6 +60,7 @@ static void pm_tiny_step_0(const int8_t *x_t, int32_t t)
             const int32_t s4 = tlg_row_out(a1[0], u, 33, 9, 0, 255); /* row 0 + e of /cells.0/B_h_2/MatMul#4, plus 128 */
             const int32_t s5 = tlg_row_out(a1[1], u, 36, 9, 0, 255); /* row 32 + e of /cells.0/B_h_2/MatMul#4, plus 128 */
             const int32_t s6 = tlg_row_out(a1[2], u, 39, 9, 0, 255); /* row 64 + e of /cells.0/B_h_2/MatMul#4, plus 128 */
+            const int32_t s0 = ((int8_t *)tlg_state)[e];
             const int32_t s7 = tlg_ew_add_scaled(t0[s1], t1[s4], 22, -128, 127); /* Add */
             const int32_t s8 = tlg_ew_add_scaled(t0[s2], t2[s5], 22, 0, 255); /* Add, plus 128 */
             const int32_t s9 = tlg_ew_add_scaled(t0[s3], t2[s6], 22, 0, 255); /* Add, plus 128 */
