@@ -10,7 +10,7 @@ import { quantizeInput } from '../src/ir/io.js';
 import { compareWithOnnxRuntime } from '../src/run/compare.js';
 import { readNpy, samplesOf } from '../src/npy.js';
 import { analyzeModel } from '../src/ir/analyze.js';
-import { allGraphs } from '../src/ir/ir.js';
+import { allGraphs, type LstmCellOp } from '../src/ir/ir.js';
 import { joinLstmCells } from '../src/passes/fuse-accumulators.js';
 import { compileFile } from './support/compile.js';
 import { fixture, fixtureOptions, qdqFixtures } from './support/fixtures.js';
@@ -113,7 +113,7 @@ describe('--fuse-accumulators on LSTM cells (one product over [x; h] per gate)',
   const lstmCells = (m: Awaited<ReturnType<typeof compileFile>>) =>
     allGraphs(m.ir.graph)
       .flatMap((g) => g.ops)
-      .filter((op) => op.kind === 'LstmCell');
+      .filter((op): op is LstmCellOp => op.kind === 'LstmCell');
 
   it(`pm-lstm: every cell joined, golden model within the LSTM bound of ONNX Runtime`, async () => {
     const f = fixture('pm-lstm');
@@ -122,7 +122,6 @@ describe('--fuse-accumulators on LSTM cells (one product over [x; h] per gate)',
     const cells = lstmCells(compiled);
     expect(joined).toBe(4 * cells.length);
     for (const cell of cells) {
-      if (cell.kind !== 'LstmCell') continue;
       expect(cell.joined).toBe(true);
       const graph = allGraphs(compiled.ir.graph).find((g) => g.ops.includes(cell))!;
       const concat = graph.ops.find((op) => op.outputs[0] === cell.inputs[0]);
@@ -141,18 +140,55 @@ describe('--fuse-accumulators on LSTM cells (one product over [x; h] per gate)',
     expect(cmp.argmaxAgree / cmp.argmaxTotal).toBeGreaterThanOrEqual(0.875);
   });
 
+  // With x and h at their zero points (real 0), a gate's pre-activation is its bias alone:
+  // the joined row must give the cell's real bias to within half a unit of its scale S, which
+  // holds only if the zero points were folded again over the re-quantized weights.
+  it('pm-lstm: a joined gate row keeps its real bias at zero inputs', async () => {
+    const f = fixture('pm-lstm');
+    const original = await compileFile(f.model, fixtureOptions('pm-lstm'));
+    const joined = await compileFile(f.model, fixtureOptions('pm-lstm'));
+    joinLstmCells(joined.ir.graph);
+    const tensorOf = (m: typeof joined, name: string) => allGraphs(m.ir.graph).map((g) => g.tensors.get(name)).find((t) => t)!;
+    for (const cell of lstmCells(original)) {
+      const after = lstmCells(joined).find((c) => c.name === cell.name)!;
+      const [x, h] = cell.inputs.map((v) => tensorOf(original, v).quant!);
+      const [zx, zh] = [x.zeroPoint[0], h.zeroPoint[0]];
+      let worst = 0;
+      for (const k of ['forget', 'input', 'cell', 'output'] as const) {
+        const [gate, joinedGate] = [cell.gates[k], after.gates[k]];
+        const [w, r] = [tensorOf(original, gate.inputWeights), tensorOf(original, gate.hiddenWeights)];
+        const [bx, bh] = [tensorOf(original, gate.inputEffectiveBias).data!, tensorOf(original, gate.hiddenEffectiveBias).data!];
+        const joinedWeights = tensorOf(joined, joinedGate.inputWeights);
+        const joinedBias = tensorOf(joined, joinedGate.inputEffectiveBias).data!;
+        const scale = joinedWeights.quant!.scale[0] * x.scale[0];
+        const [rows, inputs] = w.shape;
+        const sum = (data: ArrayLike<number>, from: number, to: number) => Array.from(data).slice(from, to).reduce((a, v) => a + v, 0);
+        for (let j = 0; j < rows; j++) {
+          const real =
+            x.scale[0] * w.quant!.scale[0] * (bx[j] + zx * sum(w.data!, j * inputs, (j + 1) * inputs)) +
+            h.scale[0] * r.quant!.scale[0] * (bh[j] + zh * sum(r.data!, j * rows, (j + 1) * rows));
+          const columns = joinedWeights.shape[1];
+          const row = Array.from(joinedWeights.data!).slice(j * columns, (j + 1) * columns);
+          const acc = joinedBias[j] + row.reduce((a, v, c) => a + v * (c < inputs ? zx : zh), 0);
+          worst = Math.max(worst, Math.abs(scale * acc - real) / scale);
+        }
+      }
+      expect(worst).toBeLessThanOrEqual(0.5 + 1e-6);
+    }
+  });
+
   it.skipIf(!cmsisNnPath)('pm-lstm with CMSIS-NN: the option joins every cell, same bound', async () => {
     const { cmp, step, compiled } = await goldenAgainstOrt('pm-lstm', { fuseAccumulators: true, cmsisNn: cmsisNnPath });
     const cells = lstmCells(compiled);
     expect(cells.length).toBeGreaterThan(0);
-    for (const cell of cells) if (cell.kind === 'LstmCell') expect(cell.joined).toBe(true);
+    for (const cell of cells) expect(cell.joined).toBe(true);
     expect(cmp.cosine).toBeGreaterThanOrEqual(lstmBounds.minCosine);
     expect(cmp.rmse / step).toBeLessThanOrEqual(lstmBounds.maxRmseSteps);
   });
 
   it('the portable kernels leave LSTM cells as they are', async () => {
     const compiled = await compileFile(fixture('pm-lstm').model, { ...fixtureOptions('pm-lstm'), fuseAccumulators: true });
-    for (const cell of lstmCells(compiled)) if (cell.kind === 'LstmCell') expect(cell.joined).toBeUndefined();
+    for (const cell of lstmCells(compiled)) expect(cell.joined).toBeUndefined();
   });
 });
 
