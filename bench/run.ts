@@ -189,12 +189,17 @@ async function bench(o: BenchOptions): Promise<void> {
   process.stdout.write(summary(rows, notes, files));
 }
 
+/** A row's kernels, weights placement and options, as the notes and the summary name it. */
+function variant(r: BenchRow): string {
+  return `${r.kernels} (weights in ${r.weights}${r.options ? `, ${r.options}` : ''})`;
+}
+
 /** Sets the pm-lstm rows' ratio to the baseline and puts its row after them; returns notes. */
 function compareWithBaseline(rows: BenchRow[], baseline: BenchRow): string[] {
   const ratios: string[] = [];
   for (const r of rows.filter((x) => x.model === BASELINE_MODEL)) {
     r.vsBaseline = r.instructions / baseline.instructions;
-    ratios.push(`${r.kernels} (weights in ${r.weights}${r.options ? `, ${r.options}` : ''}) ${r.vsBaseline.toFixed(3)}×`);
+    ratios.push(`${variant(r)} ${r.vsBaseline.toFixed(3)}×`);
   }
   const last = rows.map((x) => x.model).lastIndexOf(BASELINE_MODEL);
   rows.splice(last + 1, 0, baseline);
@@ -214,7 +219,7 @@ function summary(rows: BenchRow[], notes: string[], files: string[]): string {
   const lines = rows.map((r) => {
     const ratio = r.vsBaseline !== null ? `, ${r.vsBaseline.toFixed(3)}× the baseline` : '';
     const count = r.instructions.toLocaleString('en-US');
-    return `${r.model} ${r.kernels} (weights in ${r.weights}${r.options ? `, ${r.options}` : ''}): ${count} instructions${ratio}`;
+    return `${r.model} ${variant(r)}: ${count} instructions${ratio}`;
   });
   return `${[...lines, ...notes, `written: ${files.join(', ')}`].join('\n')}\n`;
 }

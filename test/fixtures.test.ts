@@ -10,7 +10,7 @@ import { quantizeInput } from '../src/ir/io.js';
 import { compareWithOnnxRuntime } from '../src/run/compare.js';
 import { readNpy, samplesOf } from '../src/npy.js';
 import { analyzeModel } from '../src/ir/analyze.js';
-import { allGraphs, type LstmCellOp } from '../src/ir/ir.js';
+import { allGraphs, LSTM_GATES, type LstmCellOp } from '../src/ir/ir.js';
 import { joinLstmCells } from '../src/passes/fuse-accumulators.js';
 import { compileFile } from './support/compile.js';
 import { fixture, fixtureOptions, qdqFixtures } from './support/fixtures.js';
@@ -154,7 +154,7 @@ describe('--fuse-accumulators on LSTM cells (one product over [x; h] per gate)',
       const [x, h] = cell.inputs.map((v) => tensorOf(original, v).quant!);
       const [zx, zh] = [x.zeroPoint[0], h.zeroPoint[0]];
       let worst = 0;
-      for (const k of ['forget', 'input', 'cell', 'output'] as const) {
+      for (const k of LSTM_GATES) {
         const [gate, joinedGate] = [cell.gates[k], after.gates[k]];
         const [w, r] = [tensorOf(original, gate.inputWeights), tensorOf(original, gate.hiddenWeights)];
         const [bx, bh] = [tensorOf(original, gate.inputEffectiveBias).data!, tensorOf(original, gate.hiddenEffectiveBias).data!];

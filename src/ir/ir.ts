@@ -201,6 +201,9 @@ export interface LoopOp extends OpBase {
   finals: { bodyValue: string; outer: string }[];
 }
 
+/** The gates of an LSTM cell in the order of CMSIS-NN's parameters and of the packed layouts. */
+export const LSTM_GATES = ['forget', 'input', 'cell', 'output'] as const;
+
 export interface LstmGate {
   /** int8 [H, I]. */
   inputWeights: string;

@@ -14,12 +14,10 @@
 // IR, so the firmware stays bit-exact with it.
 
 import type { AddOp, FullyConnectedOp, IrGraph, IrOp, IrTensor, LstmCellOp } from '../ir/ir.js';
-import { allGraphs, elementCount } from '../ir/ir.js';
+import { allGraphs, elementCount, LSTM_GATES } from '../ir/ir.js';
 import { quantizeMultiplier } from '../quant/fixed-point.js';
 import { roundHalfEven } from '../onnx/ops.js';
 import { MAX_ACCUMULATOR_SHIFT, quantizeBias } from '../quant/bias.js';
-
-const LSTM_GATE_NAMES = ['forget', 'input', 'cell', 'output'] as const;
 
 export interface FuseAccumulatorsOptions {
   /** The kernels take FullyConnectedOp.accumulatorShift (see quant/bias.ts). */
@@ -151,7 +149,7 @@ export function joinLstmCells(top: IrGraph): number {
   for (const g of allGraphs(top)) {
     for (const cell of g.ops.filter((op): op is LstmCellOp => op.kind === 'LstmCell' && !op.joined)) {
       joinCell(g, cell);
-      joined += LSTM_GATE_NAMES.length;
+      joined += LSTM_GATES.length;
     }
   }
   return joined;
@@ -163,7 +161,7 @@ function joinCell(g: IrGraph, cell: LstmCellOp): void {
   const batch = elementCount(h) / hidden;
   const [sx, sh] = [x.quant!.scale[0], h.quant!.scale[0]];
   const [zx, zh] = [x.quant!.zeroPoint[0], h.quant!.zeroPoint[0]];
-  const gates = LSTM_GATE_NAMES.map((k) => cell.gates[k]);
+  const gates = LSTM_GATES.map((k) => cell.gates[k]);
   const read = (name: string) => tensor(g, name).data!;
   const weightScale = (name: string) => tensor(g, name).quant!.scale[0];
   const largest = (data: ArrayLike<number>) => Array.from(data).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
@@ -181,7 +179,7 @@ function joinCell(g: IrGraph, cell: LstmCellOp): void {
   // the int16 gate at 2^-12, and an empty hidden side.
   const columns = inputSize + hidden;
   const requant = quantizeMultiplier(scale / 2 ** -12);
-  LSTM_GATE_NAMES.forEach((k, i) => {
+  LSTM_GATES.forEach((k, i) => {
     const gate = cell.gates[k];
     const [w, r] = [read(gate.inputWeights), read(gate.hiddenWeights)];
     const [bx, bh] = [read(gate.inputEffectiveBias), read(gate.hiddenEffectiveBias)];

@@ -4,7 +4,7 @@
 // passes is what was planned here.
 
 import type { IrOp, IrTensor, LstmCellOp, LstmGate } from '../ir/ir.js';
-import { elementwiseSlots } from '../ir/ir.js';
+import { elementwiseSlots, LSTM_GATES } from '../ir/ir.js';
 import { productLayout } from './product-layout.js';
 import { mulTables, slotBiases } from './elementwise-tables.js';
 import { addInputTable } from '../ir/ops/elementwise.js';
@@ -198,8 +198,6 @@ export function weightLayout(
   return { extraBytes: arrays.reduce((a, x) => a + align16(x.bytes), 0), replaces: lstm.replaces, arrays };
 }
 
-/** The gates of an LSTM cell in the order of CMSIS-NN's parameters and of the packed layouts. */
-export const LSTM_GATES = ['forget', 'input', 'cell', 'output'] as const;
 
 /** [input size, hidden size, batch] of an LSTM cell. */
 export function lstmSizes(op: LstmCellOp, tensor: (v: string) => IrTensor): { input: number; hidden: number; batch: number } {

@@ -7,10 +7,10 @@
 // The calls target Cortex-M cores with the DSP extension or none; on Helium (MVE) cores
 // arm_nn_vec_mat_mult_t_s8 needs the kernel sums this lowering does not pass.
 
-import type { IrOp, LstmCellOp } from '../../ir/ir.js';
+import { LSTM_GATES, type IrOp, type LstmCellOp } from '../../ir/ir.js';
 import { int32Literal } from '../c.js';
 import { invariant } from '../../diagnostics.js';
-import { LSTM_GATES, lstmSizes, stackedLstmGates } from '../../plan/kernel-needs.js';
+import { lstmSizes, stackedLstmGates } from '../../plan/kernel-needs.js';
 import { lstmCellParamsC, stackLstmCmsisNn } from './lstm-layout.js';
 import { lstmActivationTables, portable } from './portable.js';
 import type { EmitContext, KernelLowering } from './types.js';

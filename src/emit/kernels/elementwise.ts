@@ -191,8 +191,9 @@ function productRows(op: ElementwiseOp, layout: ProductLayout, slots: number[], 
       const shift = b.prepared.uniform ? String(b.prepared.rows[0].shift) : `u[${b.rowOffset + 3}]`;
       const out = bias[slots[j] + i];
       const range = `${int32Literal(fc.activationMin + out)}, ${fc.activationMax + out}`;
-      const call = b.multiplier !== undefined ? `tlg_row_out_m(a${j}[${i}], u, ${b.rowOffset}, ${int32Literal(b.multiplier)}, ${shift}, ${range})` : `tlg_row_out(a${j}[${i}], u, ${b.rowOffset}, ${shift}, ${range})`;
-      return `const int32_t s${slots[j] + i} = ${call}; /* row ${op.products[j].offsets[i]} + e of ${fc.name}${out ? `, plus ${out}` : ''} */`;
+      // A shared multiplier is a constant argument (tlg_row_out_m), otherwise in the record.
+      const [fn, multiplier] = b.multiplier !== undefined ? ['tlg_row_out_m', `${int32Literal(b.multiplier)}, `] : ['tlg_row_out', ''];
+      return `const int32_t s${slots[j] + i} = ${fn}(a${j}[${i}], u, ${b.rowOffset}, ${multiplier}${shift}, ${range}); /* row ${op.products[j].offsets[i]} + e of ${fc.name}${out ? `, plus ${out}` : ''} */`;
     });
     const w = p.weightsOffset ? `u + ${p.weightsOffset}` : 'u';
     return [`int32_t a${j}[4] = {0, 0, 0, 0};`, `tlg_dot_rows_w16(${p.blocks.length}, ${p.chunks}, v${p.vector}, ${w}, a${j});`, ...rows];

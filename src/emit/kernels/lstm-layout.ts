@@ -4,9 +4,9 @@
 // in. firmware/kernels/portable/tlg_kernels.h states each layout; the sizes agree with
 // lstmArrays() in src/plan/kernel-needs.ts.
 
-import type { IrData, IrTensor, LstmCellOp, Requant } from '../../ir/ir.js';
+import { LSTM_GATES, type IrData, type IrTensor, type LstmCellOp, type Requant } from '../../ir/ir.js';
 import { int32Literal } from '../c.js';
-import { LSTM_GATES, lstmSizes, type WeightsLayout } from '../../plan/kernel-needs.js';
+import { lstmSizes, type WeightsLayout } from '../../plan/kernel-needs.js';
 import { invariant } from '../../diagnostics.js';
 
 /** tlg_fast_requant: requantize(v, multiplier, shift) as ((rounding + v·low) >> 32) + v·high) >> rightShift. */

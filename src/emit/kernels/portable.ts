@@ -2,11 +2,11 @@
 // (firmware/kernels/portable/tlg_kernels.h). The CMSIS-NN set reuses these lowerings for the
 // ops CMSIS-NN has no kernel for (tables, views, requantization).
 
-import type { IrOp, LstmCellOp, Requant } from '../../ir/ir.js';
+import { LSTM_GATES, type IrOp, type LstmCellOp, type Requant } from '../../ir/ir.js';
 import { int32Literal } from '../c.js';
 import type { EmitContext, KernelLowering } from './types.js';
 import { lowerElementwise } from './elementwise.js';
-import { LSTM_GATES, lstmSizes, wideFullyConnected } from '../../plan/kernel-needs.js';
+import { lstmSizes, wideFullyConnected } from '../../plan/kernel-needs.js';
 import { diagnostics, invariant } from '../../diagnostics.js';
 import { activationSegments, fastRequantC, lstmCellParamsC, packLstmPortable } from './lstm-layout.js';
 
