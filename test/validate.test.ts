@@ -67,14 +67,17 @@ describe('validate catches broken firmware', () => {
   it('a corrupted weight makes it fail and name the first mismatch', async () => {
     const p = await generateFixture('pm-base', { out: join(workDir, 'validate', 'corrupted') });
     const weights = join(p.out, 'model', 'pm_base_weights.c');
-    // Change the first bias of the classifier head by far more than its extra bits (quant/bias.ts)
-    // can absorb: its outputs must change.
+    // Change the first row of the classifier head: its bias, folded into the high word of the
+    // row's 64-bit constant (the second number of its record), by 2^24, which the row's right
+    // shift of the high word (17 here) leaves at 128 output steps.
     const text = readFileSync(weights, 'utf8');
-    const at = text.indexOf('/fc/Gemm_bias');
+    const at = text.indexOf('/fc/Gemm#1: per row {init low, init high, multiplier}');
     expect(at).toBeGreaterThan(0);
-    const open = text.indexOf('{', at) + 1;
-    const first = /-?\d+/.exec(text.slice(open))!;
-    writeFileSync(weights, text.slice(0, open) + text.slice(open).replace(first[0], String(Number(first[0]) + (1 << 22))));
+    const open = text.indexOf('{', text.indexOf('=', at)) + 1;
+    const [low, high] = text.slice(open).match(/-?\d+/g)!;
+    const patched = text.slice(open).replace(`${low}, ${high},`, `${low}, ${Number(high) + (1 << 24)},`);
+    expect(patched).not.toBe(text.slice(open));
+    writeFileSync(weights, text.slice(0, open) + patched);
     const result = await validateProject(readFileSync(fixture('pm-base').model), p, {
       kernels: 'portable',
       board,

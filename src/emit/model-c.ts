@@ -28,6 +28,8 @@ export interface ModelView {
   declarations: string[];
   weights: { symbol: string; ctype: string; count: number; comment: string; values: string }[];
   stepFunctions: { name: string; comment: string; body: string[] }[];
+  /** Ops compiled as functions of their own; stepInput: inside a loop, they take its x_t. */
+  opFunctions: { name: string; comment: string; stepInput: boolean; body: string[] }[];
   resetBody: string[];
   runBody: string[];
   streaming?: { frameBytes: number; frameCType: string; steps: number; stepFunction: string; predictBody: string[] };
@@ -183,12 +185,20 @@ export function emitModelC(model: IrModel, plan: MemoryPlan, kernels: KernelLowe
       return `(void *)(tlg_arena + ${offset})`;
     },
   };
+  // A loop over elements with products inside is a function of its own that GCC may not inline:
+  // its registers are then allocated for that loop alone, not for the whole step around it.
+  const opFunctions: ModelView['opFunctions'] = [];
   const lowerOps = (ops: IrOp[], indent: string): string[] =>
     ops.flatMap((op) => {
       invariant(op.kind !== 'Loop', 'nested loops are lowered by their enclosing loop');
       const code = kernels.lower(op, ctx);
       if (code.length === 0) return [];
-      return [`${indent}/* ${commentText(describeOp(op, tensor))} */`, ...code.map((c) => indent + c)];
+      const comment = `${indent}/* ${commentText(describeOp(op, tensor))} */`;
+      if (op.kind !== 'Elementwise' || op.products.length === 0) return [comment, ...code.map((c) => indent + c)];
+      const name = `${prefix}_op_${opFunctions.length}`;
+      const inLoop = currentSequence !== undefined;
+      opFunctions.push({ name, comment: commentText(describeOp(op, tensor)), stepInput: inLoop, body: code.map((c) => `    ${c}`) });
+      return [comment, `${indent}${name}(${inLoop ? 'x_t' : ''});`];
     });
 
   // 4. run(): the top graph's ops in order, each loop as a for over its step function.
@@ -253,6 +263,7 @@ export function emitModelC(model: IrModel, plan: MemoryPlan, kernels: KernelLowe
     declarations,
     weights,
     stepFunctions,
+    opFunctions,
     resetBody,
     runBody,
     steps: segments.find((x) => x.loop)?.loop?.steps ?? 0,

@@ -64,11 +64,13 @@ export function applicationCode(): number {
  */
 export function parameterBytes(model: IrModel, kernels: KernelSetName, layout: WeightsLayout): number {
   let bytes = 0;
+  const tensors = new Map(allGraphs(model.graph).flatMap((g) => [...g.tensors]));
+  const tensor = (v: string) => tensors.get(v)!;
   for (const g of allGraphs(model.graph)) {
     for (const op of g.ops) {
-      // A prepared requantization (tlg_requant_prepared) takes 16 bytes, a plain one 8.
-      if (op.kind === 'FullyConnected' && wideFullyConnected(op, kernels, layout)) bytes += 16 * op.requant.length;
-      else if (op.kind === 'FullyConnected' && op.requant.length > 1) bytes += 8 * op.requant.length;
+      // A plain requantization per channel takes 8 bytes; prepared rows carry theirs with the
+      // weights (kernel-needs.ts, weightLayout).
+      if (op.kind === 'FullyConnected' && op.requant.length > 1 && !wideFullyConnected(op, kernels, layout, tensor)) bytes += 8 * op.requant.length;
       // The LSTM step's parameter block (tlg_lstm_params, or the CMSIS-NN set's update
       // parameters), measured with arm-none-eabi-gcc; every other call about 24 bytes.
       if (op.kind === 'LstmCell') bytes += kernels === 'portable' ? 320 : 104;

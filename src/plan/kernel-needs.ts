@@ -9,6 +9,8 @@ import { productLayout } from './product-layout.js';
 import { mulTables, slotBiases } from './elementwise-tables.js';
 import { addInputTable } from '../ir/ops/elementwise.js';
 import { requantizeTable } from '../ir/ops/requantize.js';
+import { productParams } from '../ir/ops/fused-elementwise.js';
+import { prepareProductBlock, type PreparedBlock } from '../quant/product-rows.js';
 
 export type KernelSetName = 'cmsis-nn' | 'portable';
 
@@ -29,11 +31,28 @@ export interface ScratchRequest {
 }
 
 /**
- * Whether the portable set runs this FC with int16 weights (and an int16 copy of the input):
- * int8 outputs whose requantizations all shift right (multipliers below 1/2).
+ * How the portable set runs an FC with int16 weights (and an int16 copy of the input): its rows
+ * prepared at compile time for tlg_fc_rows_s8 (src/quant/product-rows.ts), each row's output
+ * one multiply-accumulate of a 64-bit constant that holds the bias, zero points, rounding and
+ * output offset, and one shift, the same for all rows where the weights leave room for it.
+ * Undefined (tlg_fully_connected_s8 then) for the compact layout, int32 outputs and rows the
+ * preparation refuses (a multiplier of 1/2 or more, sums that could leave int32).
  */
-export function wideFullyConnected(op: IrOp, kernels: KernelSetName, layout: WeightsLayout): boolean {
-  return kernels === 'portable' && layout === 'fast' && op.kind === 'FullyConnected' && op.outputDtype === 'int8' && op.requant.every((r) => r.shift <= -1);
+export function wideFullyConnected(op: IrOp, kernels: KernelSetName, layout: WeightsLayout, tensor: (v: string) => IrTensor): PreparedBlock | undefined {
+  if (kernels !== 'portable' || layout !== 'fast' || op.kind !== 'FullyConnected' || op.outputDtype !== 'int8') return undefined;
+  if (!preparedRows.has(op)) {
+    const params = productParams(op, tensor);
+    const block = params && prepareProductBlock(params, 0, tensor(op.weights).shape[0]);
+    preparedRows.set(op, typeof block === 'object' ? block : undefined);
+  }
+  return preparedRows.get(op);
+}
+
+const preparedRows = new WeakMap<IrOp, PreparedBlock | undefined>();
+
+/** Words of a row's record in tlg_fc_rows_s8: {init low, init high, multiplier[, shift]}. */
+export function recordWords(rows: PreparedBlock): number {
+  return rows.uniform ? 3 : 4;
 }
 
 function paddedDepth(k: number): number {
@@ -42,7 +61,7 @@ function paddedDepth(k: number): number {
 
 export function scratchBuffers(op: IrOp, kernels: KernelSetName, layout: WeightsLayout, tensor: (v: string) => IrTensor): ScratchRequest[] {
   // The portable FC with int16 weights widens one input row to int16 (tlg_fc_w16.h).
-  if (op.kind === 'FullyConnected' && wideFullyConnected(op, kernels, layout)) {
+  if (op.kind === 'FullyConnected' && wideFullyConnected(op, kernels, layout, tensor)) {
     return [{ name: `${op.name}/input16`, role: 'input16', bytes: 2 * paddedDepth(tensor(op.weights).shape[1]), alignment: 8 }];
   }
   // A fused loop with products widens the vectors they read to int16 lanes (product-layout.ts).
@@ -90,7 +109,7 @@ export function kernelFunctions(op: IrOp, kernels: KernelSetName, layout: Weight
     case 'Elementwise':
       return elementwiseFunctions(op, tensor);
     case 'FullyConnected':
-      if (wideFullyConnected(op, kernels, layout)) return ['tlg_fc_w16_s8*'];
+      if (wideFullyConnected(op, kernels, layout, tensor)) return ['tlg_fc_rows_s8*'];
       if (!cmsis || op.outputDtype === 'int32') return ['tlg_fully_connected'];
       return [op.requant.length > 1 ? 'arm_nn_vec_mat_mult_t_per_ch_s8' : 'arm_nn_vec_mat_mult_t_s8'];
     case 'MatMul':
@@ -157,14 +176,14 @@ export function weightLayout(
   layout: WeightsLayout,
   tensor: (v: string) => IrTensor,
 ): { extraBytes: number; replaces: string[]; arrays: { name: string; bytes: number }[] } {
-  if (op.kind === 'FullyConnected' && wideFullyConnected(op, kernels, layout)) {
+  const rows = op.kind === 'FullyConnected' ? wideFullyConnected(op, kernels, layout, tensor) : undefined;
+  if (op.kind === 'FullyConnected' && rows) {
     const [n, k] = tensor(op.weights).shape;
-    const bytes = 2 * n * paddedDepth(k);
-    const weights = { name: `${op.weights} (int16)`, bytes };
-    if (op.inputOffset === 0) return { extraBytes: bytes, replaces: [op.weights], arrays: [weights] };
-    // The input offset folded into the bias: a bias array of its own.
-    const replaces = op.bias ? [op.weights, op.bias] : [op.weights];
-    return { extraBytes: bytes + align16(4 * n), replaces, arrays: [weights, { name: `${op.name} bias (input offset folded in)`, bytes: 4 * n }] };
+    // The int16 rows, and each row's {init low, init high, multiplier[, shift]}: the bias is in
+    // the init.
+    const weights = { name: `${op.weights} (int16)`, bytes: 2 * n * paddedDepth(k) };
+    const records = { name: `${op.name} rows (requantization with bias and offsets)`, bytes: 4 * recordWords(rows) * n };
+    return { extraBytes: weights.bytes + align16(records.bytes), replaces: op.bias ? [op.weights, op.bias] : [op.weights], arrays: [weights, records] };
   }
   // A fused loop (both sets) reads each Add's input rescalings and each requantization from
   // tables (equal ones stored once), and its products from one record of constants per element

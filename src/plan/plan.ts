@@ -114,7 +114,7 @@ export function planMemory(model: IrModel, options: PlanOptions): MemoryPlan {
  * Instructions the compact layout adds on the Cortex-M7, fitted to QEMU's instruction counts
  * (validate) of both layouts. The LSTM step sign-extends each word of four weights with two
  * SXTB16: 0.37 per multiply-accumulate on pm-lstm (its inner loop takes 19.5 instructions per
- * 16 MACs instead of 13.5). The FC goes from the inlined tlg_fc_w16_s8 to
+ * 16 MACs instead of 13.5). The FC goes from the inlined tlg_fc_rows_s8 to
  * tlg_fully_connected_s8, which costs more per MAC and per output (its general requantization):
  * about 0.7 and 53, from pm-base's rank-16 products (16 x 16 to 16 x 128 and 384 x 16). An
  * estimate for the warning; other shapes and compilers differ.
@@ -134,7 +134,7 @@ function compactCost(model: IrModel, kernels: KernelSetName): { macs: number; in
         continue;
       }
       const lstm = kernels === 'portable' && op.kind === 'LstmCell';
-      if (!lstm && !wideFullyConnected(op, kernels, 'fast')) continue;
+      if (!lstm && !wideFullyConnected(op, kernels, 'fast', (v) => tensors.get(v)!)) continue;
       const n = opMacs(op, (v) => tensors.get(v)!) * runs;
       const { lstmPerMac, fcPerMac, fcPerOutput } = COMPACT_EXTRA_INSTRUCTIONS;
       macs += n;

@@ -5,12 +5,14 @@
 // Constants: one int32 array with a record per element e, `unitWords` words each:
 //   - per product: its rows' weights as words of two int16 lanes, chunk by chunk (four
 //     columns), the block's rows in turn within a chunk: (w[4c], w[4c+2]), (w[4c+1], w[4c+3]),
-//     the lane order tlg_widen_lanes gives the input (the first product's at the record's
-//     start, so that the loop's pointer is its pointer);
+//     the lane order tlg_widen_lanes gives the input;
 //   - per product, per block: the row's prepared requantization {init low, init high,
 //     multiplier}, and its shift when the block's rows do not share one; only {init low, init
 //     high} when the block's rows share their shift and multiplier (a per-tensor product),
 //     which the loop then takes as constants.
+// The loop reads the last block's requantization last, so it comes first in the record: the
+// load of its init moves the loop's pointer on to the next record (`advance`, an LDRD with
+// post-increment, whose offset reaches 1020 bytes), then the weights, then the other blocks'.
 // Scratch: each vector input widened to the same lanes (8 bytes per chunk) and scaled by the
 // input shift of the products that read it (once per shift), one after the other.
 
@@ -19,8 +21,13 @@ import { prepareProductBlock, type PreparedBlock } from '../quant/product-rows.j
 import { productParams } from '../ir/ops/fused-elementwise.js';
 import { invariant } from '../diagnostics.js';
 
+/** The largest post-increment of an LDRD (Thumb-2: a multiple of 4 up to 1020). */
+const MAX_POST_INCREMENT_BYTES = 1020;
+
 export interface ProductLayout {
   unitWords: number;
+  /** Whether the load of the last block's init moves the record pointer on (it is at word 0). */
+  advance: boolean;
   /** The vector inputs (op.inputs after the element inputs) as widened, and their words in the scratch. */
   vectors: { value: string; depth: number; shift: number; offsetWords: number }[];
   scratchBytes: number;
@@ -49,6 +56,7 @@ export function productLayout(op: ElementwiseOp, tensor: (v: string) => IrTensor
     scratchWords += 2 * Math.ceil(depth / 4);
     return vectors.length - 1;
   };
+  const recordWords = (b: { prepared: PreparedBlock; multiplier?: number }) => (b.multiplier !== undefined ? 2 : b.prepared.uniform ? 3 : 4);
   let words = 0;
   const products = op.products.map((p) => {
     const params = productParams(p.op, tensor);
@@ -67,11 +75,23 @@ export function productLayout(op: ElementwiseOp, tensor: (v: string) => IrTensor
     words += 2 * blocks.length * chunks;
     return { vector, chunks, weightsOffset, blocks };
   });
-  for (const p of products) {
-    for (const b of p.blocks) {
-      b.rowOffset = words;
-      words += b.multiplier !== undefined ? 2 : b.prepared.uniform ? 3 : 4;
-    }
+  const blocks = products.flatMap((p) => p.blocks);
+  const last = blocks[blocks.length - 1];
+  for (const b of blocks) {
+    if (b === last) continue;
+    b.rowOffset = words;
+    words += recordWords(b);
   }
-  return { unitWords: words, vectors, scratchBytes: 4 * scratchWords, products };
+  const lastWords = recordWords(last);
+  const unitWords = words + lastWords;
+  const advance = 4 * unitWords <= MAX_POST_INCREMENT_BYTES;
+  if (advance) {
+    // Everything moves up behind the last block's requantization.
+    for (const p of products) p.weightsOffset += lastWords;
+    for (const b of blocks) b.rowOffset += lastWords;
+    last.rowOffset = 0;
+  } else {
+    last.rowOffset = words;
+  }
+  return { unitWords, advance, vectors, scratchBytes: 4 * scratchWords, products };
 }

@@ -1,5 +1,5 @@
 // The rows of a fully connected product as the portable kernels compute them inside a fused
-// elementwise loop (tlg_fc_w16.h: tlg_dot_rows_w16 and tlg_row_out): int16 weights against the
+// elementwise loop (tlg_fc_w16.h: tlg_dot_rows_w16 and tlg_row_out_m): int16 weights against the
 // plain int8 input widened to int16, the zero points and the bias folded into one 64-bit
 // constant per row, and the requantization done by one multiply-accumulate of that constant and
 // one right shift. The result is the FullyConnected reference's, exactly.

@@ -49,6 +49,8 @@ import type { ElementwiseOp } from '../../src/ir/ir.js';
 import { prepareProductBlock } from '../../src/quant/product-rows.js';
 import { productLayout } from '../../src/plan/product-layout.js';
 import { packProducts } from '../../src/emit/kernels/elementwise.js';
+import { packRowGroups, packRowRecords } from '../../src/emit/kernels/portable.js';
+import { wideFullyConnected } from '../../src/plan/kernel-needs.js';
 
 /** The op codes of test/support/case_ops.h. */
 export const CaseOp = {
@@ -322,9 +324,11 @@ export function fullyConnectedCase(options: FullyConnectedOptions): fc.Arbitrary
           outputDtype: s.int32Output ? 'int32' : 'int8',
         };
         runFullyConnected(op, env);
+        // The rows as tlg_fc_rows_s8 reads them, where the generated code would use it.
+        const rows = wideFullyConnected(op, 'portable', 'fast', (v) => env.tensor(v));
         return {
           kind: 'FullyConnected',
-          label: `FC ${s.batches}x${s.depth} -> ${s.channels}${s.int32Output ? ' int32' : ''} offsets ${io}/${wo}/${oo} requant ${requant.map(describeRequant).join(',')} act [${activation}]${s.hasBias ? '' : ' no bias'}${accumulatorShift ? ` sum<<${accumulatorShift}` : ''}`,
+          label: `FC ${s.batches}x${s.depth} -> ${s.channels}${s.int32Output ? ' int32' : ''} offsets ${io}/${wo}/${oo} requant ${requant.map(describeRequant).join(',')} act [${activation}]${s.hasBias ? '' : ' no bias'}${accumulatorShift ? ` sum<<${accumulatorShift}` : ''}${rows ? `, prepared rows${rows.uniform ? '' : ' (own shifts)'}` : ''}`,
           encode: (w) =>
             w
               .begin(CaseOp.FullyConnected)
@@ -345,7 +349,10 @@ export function fullyConnectedCase(options: FullyConnectedOptions): fc.Arbitrary
               .array(Int32Array.from(requant, (r) => r.shift))
               .array(input)
               .array(weights)
-              .array(s.hasBias ? bias : new Int32Array(0)),
+              .array(s.hasBias ? bias : new Int32Array(0))
+              .i32(rows ? 1 : 0, rows?.inputShift ?? 0, rows && !rows.uniform ? 1 : 0, rows?.rows[0].shift ?? 0)
+              .array(rows ? packRowGroups(s.channels, s.depth, (r, c) => rows.rows[r].weights[c]) : new Int32Array(0))
+              .array(rows ? packRowRecords(rows) : new Int32Array(0)),
           expected: [env.read('y') as IntArray],
         };
       },
@@ -1106,11 +1113,11 @@ export const productCase: fc.Arbitrary<KernelCase> = fc
     const expected = Int8Array.from({ length: n }, (_, i) => rows[offsets[Math.floor(i / s.size)] + (i % s.size)]);
     const kc: KernelCase = {
       kind: 'Products',
-      label: `products ${s.blocks} blocks of ${s.size} rows, K ${s.depth}, offsets ${io}/${wo}/${oo}, sum<<${s.accumulatorShift}, shifts ${shared.join(',')}${p.blocks.some((b) => b.multiplier !== undefined) ? ' shared multiplier' : ''} act [${activation}]${s.hasBias ? '' : ' no bias'}`,
+      label: `products ${s.blocks} blocks of ${s.size} rows, K ${s.depth}${layout.advance ? '' : ' (pointer added)'}, offsets ${io}/${wo}/${oo}, sum<<${s.accumulatorShift}, shifts ${shared.join(',')}${p.blocks.some((b) => b.multiplier !== undefined) ? ' shared multiplier' : ''} act [${activation}]${s.hasBias ? '' : ' no bias'}`,
       encode: (w) =>
         w
           .begin(CaseOp.Products)
-          .i32(s.size, s.blocks, s.depth, layout.vectors[0].shift, activation[0], activation[1], layout.unitWords, p.weightsOffset)
+          .i32(s.size, s.blocks, s.depth, layout.vectors[0].shift, activation[0], activation[1], layout.unitWords, p.weightsOffset, layout.advance ? 1 : 0)
           .array(Int32Array.from(p.blocks, (b) => b.rowOffset))
           .array(Int32Array.from(shared))
           .array(Int32Array.from(p.blocks, (b) => b.multiplier ?? 0))

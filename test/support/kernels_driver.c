@@ -23,58 +23,35 @@ static void run_requantize_values(void)
     case_result(out, n * 4);
 }
 
-/* The same FC through tlg_fc_w16_s8 (the generated code's int16-weight path, for
- * requantizations that shift right), with the weights, bias and requantizations prepared here
- * as the compiler prepares them (packWideFullyConnected in src/emit/kernels/portable.ts); fails
- * the case unless it equals tlg_fully_connected_s8's `expected`. */
-static void check_fc_w16(const tlg_fc_params *params, int32_t count, int32_t batches, int32_t depth,
-                         int32_t channels, const int8_t *input, const int8_t *filter,
-                         const int32_t *bias, const int8_t *expected)
+/* The same FC through tlg_fc_rows_s8, from the rows the compiler prepared (the case carries
+ * them where the generated code would use that kernel); fails the case unless it equals
+ * tlg_fully_connected_s8's `expected`. */
+static void check_fc_rows(int32_t batches, int32_t depth, int32_t channels, int32_t min, int32_t max,
+                          const int8_t *input, const int8_t *expected)
 {
-    static int32_t words[64 * 32];
     static uint32_t lanes[32];
-    static int32_t folded[64];
     static int8_t out[4 * 64];
-    static tlg_requant_prepared prepared[256];
-    const int32_t chunks = (depth + 3) / 4;
-    const int32_t shift = params->accumulator_shift;
-    const int32_t input_shift = shift < 8 ? shift : 8;
-    if (chunks > 16 || channels > 64 || batches > 4)
-        case_fail("FC case too large for the int16-weight check");
-    for (int32_t i = 0; i < count; i++) {
-        if (params->requant[i].shift > -1)
-            return;
-        prepared[i].multiplier = params->requant[i].multiplier;
-        prepared[i].rounding = (int64_t)1 << (30 - params->requant[i].shift);
-        prepared[i].right_shift = -1 - params->requant[i].shift;
-    }
-    /* Groups of four rows, chunk by chunk, the lanes of a chunk in the order 0, 2, 1, 3. */
-    for (int32_t n = 0; n < channels; n++) {
-        const int32_t group = n - n % 4;
-        const int32_t rows = channels - group < 4 ? channels - group : 4;
-        uint32_t sum = 0;
-        for (int32_t c = 0; c < chunks; c++) {
-            int32_t w[4];
-            for (int32_t i = 0; i < 4; i++) {
-                const int32_t k = 4 * c + i;
-                const int32_t plain = k < depth ? filter[n * depth + k] + params->filter_offset : 0;
-                sum += (uint32_t)plain;
-                w[i] = plain * (1 << (shift - input_shift));
-                if (w[i] > 32767 || w[i] < -32768)
-                    return;
-            }
-            int32_t *at = words + 2 * group * chunks + 2 * (c * rows + n - group);
-            at[0] = (int32_t)((uint32_t)(uint16_t)w[0] | (uint32_t)(uint16_t)w[2] << 16);
-            at[1] = (int32_t)((uint32_t)(uint16_t)w[1] | (uint32_t)(uint16_t)w[3] << 16);
-        }
-        folded[n] = (int32_t)((bias ? (uint32_t)bias[n] : 0u) + (sum * (uint32_t)params->input_offset << shift));
-    }
-    tlg_fc_w16_s8(batches, depth, channels, input_shift, params->output_offset,
-                  params->activation_min, params->activation_max, prepared, params->per_channel,
-                  input, lanes, words, bias || params->input_offset ? folded : NULL, out);
+    const int32_t prepared = case_i32();
+    const int32_t input_shift = case_i32();
+    const int32_t own_shift = case_i32();
+    const int32_t shift = case_i32();
+    const int32_t *weights = case_s32(NULL);
+    const int32_t *records = case_s32(NULL);
+    if (!prepared)
+        return;
+    if (depth > 64 || channels > 64 || batches > 4)
+        case_fail("FC case too large for the prepared-rows check");
+    /* own_shift is a constant in generated code (the records' offsets are constants of the
+     * loads), so each value gets its own call. */
+    if (own_shift)
+        tlg_fc_rows_s8(batches, depth, channels, input_shift, 1, 0, min, max, input, lanes, weights,
+                       records, out);
+    else
+        tlg_fc_rows_s8(batches, depth, channels, input_shift, 0, shift, min, max, input, lanes,
+                       weights, records, out);
     for (int32_t i = 0; i < batches * channels; i++)
         if (out[i] != expected[i])
-            case_fail("tlg_fc_w16_s8 differs from tlg_fully_connected_s8");
+            case_fail("tlg_fc_rows_s8 differs from tlg_fully_connected_s8");
 }
 
 /* The int32 output variant of FullyConnected and MatMul is chosen by a leading flag. */
@@ -113,11 +90,12 @@ static void run_fully_connected(void)
     if (int32_output) {
         int32_t *out = case_out_s32(n);
         tlg_fully_connected_s8_s32(&params, batches, depth, channels, input, filter, bias, out);
+        check_fc_rows(batches, depth, channels, 0, 0, input, NULL);
         case_result(out, n * 4);
     } else {
         int8_t *out = case_out_s8(n);
         tlg_fully_connected_s8(&params, batches, depth, channels, input, filter, bias, out);
-        check_fc_w16(&params, count, batches, depth, channels, input, filter, bias, out);
+        check_fc_rows(batches, depth, channels, params.activation_min, params.activation_max, input, out);
         case_result(out, n);
     }
 }
@@ -481,7 +459,10 @@ static void run_high_multiply(void)
  * src/emit/kernels/elementwise.ts): the input widened once, then per element its record of
  * constants: the rows' sums together, each row's output. A block's shift is the same for all
  * its rows, or -1 when each row carries its own; its multiplier is the rows' common one, or 0
- * when each row carries its own. Writes the rows block by block. */
+ * when each row carries its own. With `advance`, the last block's requantization is at the
+ * record's start, where the generated loop's tlg_row_out_next reads it and moves its pointer on
+ * (that needs the record size as a constant, so this driver adds it; the fixtures' firmware runs
+ * tlg_row_out_next itself). Writes the rows block by block. */
 static void run_products(void)
 {
     const int32_t size = case_i32();
@@ -492,6 +473,7 @@ static void run_products(void)
     const int32_t max = case_i32();
     const int32_t unit_words = case_i32();
     const int32_t weights_offset = case_i32();
+    const int32_t advance = case_i32();
     const int32_t *row_offsets = case_s32(NULL);
     const int32_t *shifts = case_s32(NULL);
     const int32_t *multipliers = case_s32(NULL);
@@ -502,17 +484,19 @@ static void run_products(void)
         case_fail("product case too large");
     tlg_widen_lanes(input, depth, input_shift, lanes);
     int8_t *out = case_out_s8(rows * size);
+    const int32_t *u = units;
     for (int32_t e = 0; e < size; e++) {
-        const int32_t *u = units + e * unit_words;
         int32_t acc[4] = {0, 0, 0, 0};
-        tlg_dot_rows_w16(rows, (depth + 3) / 4, lanes, u + weights_offset, acc);
+        tlg_dot_rows_w16(rows, (depth + 3) / 4, lanes, u + weights_offset, 0, acc);
         for (int32_t b = 0; b < rows; b++) {
             const int32_t *row = u + row_offsets[b];
             const int32_t shift = shifts[b] >= 0 ? shifts[b] : row[3];
-            out[b * size + e] = (int8_t)(multipliers[b] != 0
-                                             ? tlg_row_out_m(acc[b], row, 0, multipliers[b], shift, min, max)
-                                             : tlg_row_out(acc[b], row, 0, shift, min, max));
+            const int32_t multiplier = multipliers[b] != 0 ? multipliers[b] : row[2];
+            if (advance && b == rows - 1 && row != u)
+                case_fail("the last block's requantization is not at the record's start");
+            out[b * size + e] = (int8_t)tlg_row_out_m(acc[b], row, 0, multiplier, shift, min, max);
         }
+        u += unit_words;
     }
     case_result(out, rows * size);
 }

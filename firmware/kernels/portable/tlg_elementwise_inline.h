@@ -32,14 +32,19 @@ static inline int32_t tlg_requantize_add(int32_t value, int32_t multiplier, int3
     return (int32_t)((uint32_t)tlg_requantize(value, multiplier, shift) + (uint32_t)offset);
 }
 
-/* The rounded high word of value·multiplier, plus offset: one SMMLAR. The compiler uses it for
- * requantize(value, multiplier·2^(32 - T), shift) + offset where it checked at compile time that
- * both agree for every value the step can see (src/emit/kernels/elementwise.ts). */
+/* The rounded high word of value·multiplier, plus offset: one SMMLAR, or SMMULR for an offset
+ * of 0 (a constant in generated code, so the test folds away and no register holds the 0). The
+ * compiler uses it for requantize(value, multiplier·2^(32 - T), shift) + offset where it checked
+ * at compile time that both agree for every value the step can see
+ * (src/emit/kernels/elementwise.ts). */
 static inline int32_t tlg_high_multiply_add(int32_t value, int32_t multiplier, int32_t offset)
 {
 #if defined(__ARM_FEATURE_DSP)
     int32_t result;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(result) : "r"(value), "r"(multiplier), "r"(offset));
+    if (offset == 0)
+        __asm__("smmulr %0, %1, %2" : "=r"(result) : "r"(value), "r"(multiplier));
+    else
+        __asm__("smmlar %0, %1, %2, %3" : "=r"(result) : "r"(value), "r"(multiplier), "r"(offset));
     return result;
 #else
     return (int32_t)(((int64_t)value * multiplier + 0x80000000LL) >> 32) + offset;
@@ -93,5 +98,14 @@ static inline int32_t tlg_ew_mul_tables(int32_t scaled_1, int32_t scaled_2, int3
 {
     return tlg_saturate(tlg_high_multiply_add(scaled_2, scaled_1, output_offset), activation_min, activation_max);
 }
+
+/* A table pointer the compiler may not see through: GCC turns table + k indexed by i into
+ * table indexed by i + k, an addition per lookup, where the pointer to the entry of value 0 is
+ * what the loop needs (k != 0 for tables read with a signed index). */
+#if defined(__GNUC__)
+#define TLG_OPAQUE_POINTER(p) __asm__("" : "+r"(p))
+#else
+#define TLG_OPAQUE_POINTER(p) ((void)0)
+#endif
 
 #endif

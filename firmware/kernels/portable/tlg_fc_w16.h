@@ -2,11 +2,12 @@
  * word and four per LDRD, with no sign extension in the inner loop (SMLAD under
  * __ARM_FEATURE_DSP), and each row's requantization is prepared at compile time.
  *
- *   tlg_fc_w16_s8      a fully connected layer; same result as tlg_fully_connected_s8 (the
- *                      input offset goes into the bias and the weight offset into the weights
- *                      at compile time). Rows are stored in groups of four, interleaved by four
- *                      columns, as tlg_dot_rows_w16 reads them.
- *   tlg_widen_lanes, tlg_dot_rows_w16, tlg_row_out, tlg_row_out_m
+ *   tlg_fc_rows_s8     a fully connected layer from rows prepared at compile time; same
+ *                      result as tlg_fully_connected_s8. Rows are stored in groups of four,
+ *                      interleaved by four columns, as tlg_dot_rows_w16 reads them, and each
+ *                      row's output is one multiply-accumulate of a 64-bit constant and one
+ *                      shift.
+ *   tlg_widen_lanes, tlg_dot_rows_w16, tlg_row_out_m, tlg_row_out_next
  *                      the rows of products folded into a generated elementwise loop (the gate
  *                      pre-activations of a TinyLSTM): the input widened once, the rows of one
  *                      element together, each requantized with its bias, zero points and output
@@ -66,7 +67,7 @@ static inline uint32_t tlg_sxtb16_ror8(uint32_t word)
 #define TLG_DOT_ROW(a, R, r, c)                                                                \
     do {                                                                                       \
         uint32_t w0, w1;                                                                       \
-        TLG_LDRD(w0, w1, w, 2 * ((c) * (R) + (r)));                                            \
+        TLG_LDRD(w0, w1, w, w_offset + 2 * ((c) * (R) + (r)));                                 \
         (a) = (int32_t)__smlad(w1, x1, (int32_t)__smlad(w0, x0, (a)));                         \
     } while (0)
 
@@ -120,11 +121,12 @@ static inline uint32_t tlg_sxtb16_ror8(uint32_t word)
 
 /* acc[r] += the dot product of row r (r < rows, 1 to 4) with the input, over `chunks` chunks of
  * four int16. Both are sequences of words of two int16 lanes: the input x[2c], x[2c + 1] for
- * chunk c, row r's w[2(c·rows + r)], w[2(c·rows + r) + 1]; lanes pair up as stored, so the
- * order of the four values within a chunk is the caller's, the same on both sides. x and w are
- * word aligned. Sums wrap modulo 2^32. */
+ * chunk c, row r's w[2(c·rows + r)], w[2(c·rows + r) + 1] with w = w_words + w_offset words (a
+ * constant, which the loads take as part of their offsets, so that no register holds w);
+ * lanes pair up as stored, so the order of the four values within a chunk is the caller's, the
+ * same on both sides. x and w are word aligned. Sums wrap modulo 2^32. */
 TLG_ALWAYS_INLINE void tlg_dot_rows_w16(int32_t rows, int32_t chunks, const void *x_words,
-                                        const void *w_words, int32_t acc[4])
+                                        const void *w_words, int32_t w_offset, int32_t acc[4])
 {
     const uint32_t *x = (const uint32_t *)x_words;
     const uint32_t *w = (const uint32_t *)w_words;
@@ -155,7 +157,7 @@ TLG_ALWAYS_INLINE void tlg_dot_rows_w16(int32_t rows, int32_t chunks, const void
         memcpy(xw, x + 2 * c, sizeof xw);
         for (int32_t r = 0; r < rows; r++) {
             uint32_t ww[2];
-            memcpy(ww, w + 2 * (c * rows + r), sizeof ww);
+            memcpy(ww, w + w_offset + 2 * (c * rows + r), sizeof ww);
             uint32_t sum = (uint32_t)acc[r];
             for (int32_t i = 0; i < 4; i++) {
                 const int32_t wv = (int16_t)(uint16_t)(ww[i / 2] >> (16 * (i % 2)));
@@ -212,8 +214,8 @@ static inline void tlg_widen_lanes(const int8_t *x, int32_t size, int32_t shift,
 /* One product row's output from its sum: base[index ..] = {init low word, init high word} as
  * src/quant/product-rows.ts prepares them (index a constant, so that the load takes it as its
  * offset); the high word of sum·multiplier + init, shifted right by `shift`, clamped to
- * [min, max]. tlg_row_out_m takes the multiplier as an argument (a constant when the rows of a
- * block share it), tlg_row_out from the record, after the init. */
+ * [min, max]. The multiplier is a constant when the rows of a block share it, else the
+ * record's word after the init. */
 TLG_ALWAYS_INLINE int32_t tlg_row_out_m(int32_t sum, const int32_t *base, int32_t index,
                                         int32_t multiplier, int32_t shift, int32_t min,
                                         int32_t max)
@@ -229,74 +231,92 @@ TLG_ALWAYS_INLINE int32_t tlg_row_out_m(int32_t sum, const int32_t *base, int32_
     return tlg_saturate((int32_t)((init + (int64_t)sum * multiplier) >> 32) >> shift, min, max);
 }
 
-TLG_ALWAYS_INLINE int32_t tlg_row_out(int32_t sum, const int32_t *base, int32_t index, int32_t shift,
-                                      int32_t min, int32_t max)
+/* tlg_row_out_m for the row a loop reads last from an element's record of `words` words: its
+ * {init low, init high} are the record's first two words, and their load moves *record on to
+ * the next record (an LDRD with post-increment, so the loop adds nothing to its pointer). */
+TLG_ALWAYS_INLINE int32_t tlg_row_out_next(int32_t sum, const int32_t **record, int32_t words,
+                                           int32_t multiplier, int32_t shift, int32_t min,
+                                           int32_t max)
 {
-    return tlg_row_out_m(sum, base, index, base[index + 2], shift, min, max);
+    uint32_t low, high;
+#if defined(__ARM_FEATURE_DSP)
+    __asm__ volatile("ldrd %0, %1, [%2], %4"
+                     : "=r"(low), "=r"(high), "+r"(*record)
+                     : "m"(*(const tlg_words2 *)*record), "i"(4 * words));
+#else
+    low = (uint32_t)(*record)[0];
+    high = (uint32_t)(*record)[1];
+    *record += words;
+#endif
+    const int64_t init = (int64_t)(((uint64_t)high << 32) | low);
+    return tlg_saturate((int32_t)((init + (int64_t)sum * multiplier) >> 32) >> shift, min, max);
 }
 
-/* The output stage: a full int8 range is one saturation. */
-static inline int32_t tlg_fc_out(int32_t v, int32_t offset, int32_t min, int32_t max)
-{
-    return (min == -128 && max == 127) ? tlg_add_sat8(v, offset) : tlg_add_clamp(v, offset, min, max);
-}
+/* Row r (a constant) of a group of tlg_fc_rows_s8: the record of `words` words (3, or 4 with
+ * the row's own shift) at rec[r·words]. */
+#define TLG_FC_ROW(r)                                                                          \
+    do {                                                                                       \
+        const int32_t *const row_ = rec + (r) * words;                                         \
+        y[r] = (int8_t)tlg_row_out_m(acc[r], rec, (r) * words, row_[2],                        \
+                                     own_shift ? row_[3] : shift, min, max);                   \
+    } while (0)
 
-/* Rows n .. n + rows - 1 of one input row (rows 1 to 4), their weights from w (the group's
- * words, as tlg_dot_rows_w16 reads them). */
-TLG_ALWAYS_INLINE void tlg_fc_w16_rows(int32_t n, int32_t rows, int32_t chunks, int32_t output_offset,
-                                       int32_t activation_min, int32_t activation_max,
-                                       const tlg_requant_prepared *requant, int32_t per_channel,
-                                       const uint32_t *lanes, const int32_t *w, const int32_t *bias,
-                                       int8_t *y)
+/* Rows n .. n + rows - 1 (rows 1 to 4, a constant) of tlg_fc_rows_s8: w the group's words,
+ * rec the first row's record. */
+TLG_ALWAYS_INLINE void tlg_fc_rows_group(int32_t rows, int32_t chunks, int32_t own_shift, int32_t shift,
+                                         int32_t min, int32_t max, const uint32_t *lanes,
+                                         const int32_t *w, const int32_t *rec, int8_t *y)
 {
+    const int32_t words = own_shift ? 4 : 3;
     int32_t acc[4] = {0, 0, 0, 0};
-    if (bias)
-        for (int32_t r = 0; r < rows; r++)
-            acc[r] = bias[n + r];
-    tlg_dot_rows_w16(rows, chunks, lanes, w, acc);
-    for (int32_t r = 0; r < rows; r++) {
-        const int32_t v = tlg_requantize_prepared(acc[r], &requant[per_channel ? n + r : 0]);
-        y[n + r] = (int8_t)tlg_fc_out(v, output_offset, activation_min, activation_max);
-    }
+    tlg_dot_rows_w16(rows, chunks, lanes, w, 0, acc);
+    /* Written out row by row: the records' offsets are constants of the loads. */
+    TLG_FC_ROW(0);
+    if (rows > 1)
+        TLG_FC_ROW(1);
+    if (rows > 2)
+        TLG_FC_ROW(2);
+    if (rows > 3)
+        TLG_FC_ROW(3);
 }
 
-/* output[b][n] = clamp(requantize(acc, requant[n or 0]) + output_offset, activation_min,
- * activation_max), acc = 2^s·sum_k input[b][k]·weights[n][k] + bias[n] (wrapping), which is
- * FullyConnectedOp's accumulator when the compiler prepares (src/emit/kernels/portable.ts)
- *   weights        (w + weight offset)·2^(accumulator shift - s) as words of two int16 lanes:
- *                  rows in groups of four (the last group the N % 4 rows left), each group
- *                  chunk by chunk (four columns, zeros beyond K), the group's rows in turn, a
- *                  row's chunk as the words (w[4c], w[4c + 2]), (w[4c + 1], w[4c + 3]) of
- *                  tlg_widen_lanes: [N / 4][ceil(K / 4)][4][2] then [ceil(K / 4)][N % 4][2]
- *   bias           bias + 2^accumulator shift·input offset·sum_k (w + weight offset), wrapping;
- *                  NULL for none
- *   s              input_shift: min(accumulator shift, 8), the factor the widened input takes
- *   input          int8 [batches, K]
+/* A fully connected layer from rows prepared at compile time (src/quant/product-rows.ts):
+ * output[b][n] = clamp(the high word of sum_n·M_n + init_n, shifted right by the row's shift),
+ * sum_n the dot product of row n's int16 weights with the input row widened to x·2^input_shift.
+ * The zero points, the bias, the rounding and the output offset are all in init_n, so a row's
+ * output is one multiply-accumulate, one shift with saturation and a store. Same results as
+ * tlg_fully_connected_s8 (checked at compile time: no sum leaves int32).
+ *   own_shift      0: every row shifts by `shift` (rows with a smaller shift carry the
+ *                  difference in their weights); 1: each row's record has its own (a constant)
+ *   weights        int16 rows, two per word, in groups of four rows (the last group the N % 4
+ *                  left), each group chunk by chunk (four columns, zeros beyond K), the group's
+ *                  rows in turn, a row's chunk as the words (w[4c], w[4c + 2]),
+ *                  (w[4c + 1], w[4c + 3]) of tlg_widen_lanes: [N / 4][ceil(K / 4)][4][2] then
+ *                  [ceil(K / 4)][N % 4][2]
+ *   records        per row {init low word, init high word, M_n} and, with own_shift, its shift
  *   lanes          scratch: 2·ceil(K / 4) words, word aligned
- *   requant        [N] when per_channel, else [1]
  *   output         int8 [batches, N]; must not overlap input */
-TLG_ALWAYS_INLINE void tlg_fc_w16_s8(int32_t batches, int32_t accum_depth, int32_t output_depth,
-                                     int32_t input_shift, int32_t output_offset,
-                                     int32_t activation_min, int32_t activation_max,
-                                     const tlg_requant_prepared *requant, int32_t per_channel,
-                                     const int8_t *input, uint32_t *lanes, const int32_t *weights,
-                                     const int32_t *bias, int8_t *output)
+TLG_ALWAYS_INLINE void tlg_fc_rows_s8(int32_t batches, int32_t accum_depth, int32_t output_depth,
+                                      int32_t input_shift, int32_t own_shift, int32_t shift,
+                                      int32_t activation_min, int32_t activation_max,
+                                      const int8_t *input, uint32_t *lanes, const int32_t *weights,
+                                      const int32_t *records, int8_t *output)
 {
     const int32_t chunks = (accum_depth + 3) / 4;
+    const int32_t words = own_shift ? 4 : 3;
     for (int32_t b = 0; b < batches; b++) {
         int8_t *y = output + b * output_depth;
         tlg_widen_lanes(input + b * accum_depth, accum_depth, input_shift, lanes);
-
         /* Four rows per pass share each load of the input; the rest in one pass (a constant
          * count in generated code, so that only its own row count is compiled). */
         int32_t n = 0;
         for (; n + 3 < output_depth; n += 4)
-            tlg_fc_w16_rows(n, 4, chunks, output_offset, activation_min, activation_max, requant,
-                            per_channel, lanes, weights + 2 * n * chunks, bias, y);
+            tlg_fc_rows_group(4, chunks, own_shift, shift, activation_min, activation_max, lanes,
+                              weights + 2 * n * chunks, records + words * n, y + n);
         if (output_depth & 3)
-            tlg_fc_w16_rows(n, output_depth & 3, chunks, output_offset, activation_min,
-                            activation_max, requant, per_channel, lanes, weights + 2 * n * chunks,
-                            bias, y);
+            tlg_fc_rows_group(output_depth & 3, chunks, own_shift, shift, activation_min,
+                              activation_max, lanes, weights + 2 * n * chunks,
+                              records + words * n, y + n);
     }
 }
 

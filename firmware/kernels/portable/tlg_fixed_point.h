@@ -28,21 +28,6 @@ static inline int32_t tlg_requantize(int32_t val, int32_t multiplier, int32_t sh
     return (int32_t)((product + ((int64_t)1 << (total_shift - 1))) >> total_shift);
 }
 
-/* A requantization prepared at compile time (shift <= -1, as every multiplier below 1/2 has):
- * the rounding constant 2^(30 - shift) and the shift that is left after taking the high word,
- * -1 - shift. The result is tlg_requantize's, in a multiply-accumulate and one shift. */
-typedef struct {
-    int64_t rounding;
-    int32_t multiplier;
-    int32_t right_shift;
-} tlg_requant_prepared;
-
-static inline int32_t tlg_requantize_prepared(int32_t val, const tlg_requant_prepared *rq)
-{
-    const int64_t sum = (int64_t)val * rq->multiplier + rq->rounding;
-    return (int32_t)(sum >> 32) >> rq->right_shift;
-}
-
 static inline int32_t tlg_clamp(int32_t value, int32_t min, int32_t max)
 {
     return value < min ? min : value > max ? max : value;

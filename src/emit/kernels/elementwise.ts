@@ -27,7 +27,9 @@ export function lowerElementwise(op: ElementwiseOp, ctx: EmitContext): string[] 
     if (known) return known;
     const name = `t${bases.size}`;
     bases.set(key, name);
-    lines.unshift(`const ${ctype} *const ${name} = ${table} + ${128 - bias};`);
+    // GCC would add the offset to every index of a wider table (see TLG_OPAQUE_POINTER).
+    if (128 - bias !== 0 && !ctype.endsWith('int8_t')) lines.unshift(`const ${ctype} *${name} = ${table} + ${128 - bias};`, `TLG_OPAQUE_POINTER(${name});`);
+    else lines.unshift(`const ${ctype} *const ${name} = ${table} + ${128 - bias};`);
     return name;
   };
   const lines: string[] = [];
@@ -39,7 +41,7 @@ export function lowerElementwise(op: ElementwiseOp, ctx: EmitContext): string[] 
   const bias = slotBiases(op, absorbed);
   const setup = products ? widenVectors(op, products, bias, ctx) : [];
   // The products first: the element's inputs are not read while their sums hold the registers.
-  const loop = [`for (int32_t e = 0; e < ${op.size}; e++${products ? `, u += ${products.unitWords}` : ''}) {`];
+  const loop = [`for (int32_t e = 0; e < ${op.size}; e++${products && !products.advance ? `, u += ${products.unitWords}` : ''}) {`];
   if (products) loop.push(...productRows(op, products, first.products, bias).map((l) => `    ${l}`));
   op.inputOffsets.forEach((offset, k) => loop.push(`    const int32_t s${k} = ${ctx.ref(op.inputs[k])}[${offset ? `${offset} + ` : ''}e];`));
   op.steps.forEach((step, i) => {
@@ -191,12 +193,13 @@ function productRows(op: ElementwiseOp, layout: ProductLayout, slots: number[], 
       const shift = b.prepared.uniform ? String(b.prepared.rows[0].shift) : `u[${b.rowOffset + 3}]`;
       const out = bias[slots[j] + i];
       const range = `${int32Literal(fc.activationMin + out)}, ${fc.activationMax + out}`;
-      // A shared multiplier is a constant argument (tlg_row_out_m), otherwise in the record.
-      const [fn, multiplier] = b.multiplier !== undefined ? ['tlg_row_out_m', `${int32Literal(b.multiplier)}, `] : ['tlg_row_out', ''];
-      return `const int32_t s${slots[j] + i} = ${fn}(a${j}[${i}], u, ${b.rowOffset}, ${multiplier}${shift}, ${range}); /* row ${op.products[j].offsets[i]} + e of ${fc.name}${out ? `, plus ${out}` : ''} */`;
+      // A shared multiplier is a constant argument, otherwise in the record.
+      const multiplier = b.multiplier !== undefined ? int32Literal(b.multiplier) : `u[${b.rowOffset + 2}]`;
+      const last = layout.advance && j === layout.products.length - 1 && i === p.blocks.length - 1;
+      const call = last ? `tlg_row_out_next(a${j}[${i}], &u, ${layout.unitWords}` : `tlg_row_out_m(a${j}[${i}], u, ${b.rowOffset}`;
+      return `const int32_t s${slots[j] + i} = ${call}, ${multiplier}, ${shift}, ${range}); /* row ${op.products[j].offsets[i]} + e of ${fc.name}${out ? `, plus ${out}` : ''} */`;
     });
-    const w = p.weightsOffset ? `u + ${p.weightsOffset}` : 'u';
-    return [`int32_t a${j}[4] = {0, 0, 0, 0};`, `tlg_dot_rows_w16(${p.blocks.length}, ${p.chunks}, v${p.vector}, ${w}, a${j});`, ...rows];
+    return [`int32_t a${j}[4] = {0, 0, 0, 0};`, `tlg_dot_rows_w16(${p.blocks.length}, ${p.chunks}, v${p.vector}, u, ${p.weightsOffset}, a${j});`, ...rows];
   });
 }
 

@@ -6,7 +6,8 @@ import { LSTM_GATES, type IrOp, type LstmCellOp, type Requant } from '../../ir/i
 import { int32Literal } from '../c.js';
 import type { EmitContext, KernelLowering } from './types.js';
 import { lowerElementwise } from './elementwise.js';
-import { lstmSizes, wideFullyConnected } from '../../plan/kernel-needs.js';
+import { lstmSizes, recordWords, wideFullyConnected } from '../../plan/kernel-needs.js';
+import type { PreparedBlock } from '../../quant/product-rows.js';
 import { diagnostics, invariant } from '../../diagnostics.js';
 import { activationSegments, fastRequantC, lstmCellParamsC, packLstmPortable } from './lstm-layout.js';
 
@@ -19,48 +20,48 @@ function rowsOf(ctx: EmitContext, value: string, k: number): number {
 }
 
 /**
- * The portable FC reads int16 weights widened at compile time (twice the flash of int8, no
- * sign extension in the inner loop) and prepared requantizations; an int32 output, or a
- * multiplier of 1/2 or more, keeps the int8 kernel. The input offset goes into the bias, so
- * that the input widens as it is (tlg_fc_w16.h).
+ * The portable FC with int16 weights (wideFullyConnected): tlg_fc_rows_s8 on the prepared rows'
+ * int16 weights and one record per row, {init low, init high, multiplier} and the row's shift
+ * when the rows do not share one, the bias, zero points, rounding and output offset in the init.
  */
-function fullyConnectedWide(op: Op<'FullyConnected'>, ctx: EmitContext): string[] {
+function fullyConnectedRows(op: Op<'FullyConnected'>, rows: PreparedBlock, ctx: EmitContext): string[] {
   const [n, k] = ctx.tensor(op.weights).shape;
-  const packed = packWideFullyConnected(op, [n, k], ctx.tensor(op.weights).data!, op.bias ? ctx.tensor(op.bias).data : undefined);
   const weights = ctx.weight(
     `${op.weights}_int16`,
     'int32_t',
-    packed.weights,
-    `${op.weights} widened to int16 [${n}, ${k}], two per word, rows in groups of four interleaved by four columns (tlg_fc_w16_s8)`,
+    packRowGroups(n, k, (r, c) => rows.rows[r].weights[c]),
+    `${op.weights} as prepared rows of int16 [${n}, ${k}], two per word, rows in groups of four interleaved by four columns (tlg_fc_rows_s8)`,
   );
-  const bias = packed.bias
-    ? ctx.weight(`${op.name}_bias`, 'int32_t', packed.bias, `${op.name}: bias with the input offset folded in`)
-    : op.bias
-      ? ctx.ref(op.bias)
-      : 'NULL';
-  const requant = ctx.declare(`${op.name}_requant`, 'tlg_requant_prepared', `{${op.requant.map(prepared).join(', ')}}`, true);
+  const fields = rows.uniform ? '{init low, init high, multiplier}' : '{init low, init high, multiplier, shift}';
+  const records = ctx.weight(`${op.name}_rows`, 'int32_t', packRowRecords(rows), `${op.name}: per row ${fields}: bias, zero points, rounding and output offset in init`);
   const args = [
-    rowsOf(ctx, op.inputs[0], k), k, n, packed.inputShift, op.outputOffset, int32Literal(op.activationMin), op.activationMax,
-    requant, op.requant.length > 1 ? 1 : 0, ctx.ref(op.inputs[0]), `(uint32_t *)${ctx.scratch(op, 'input16')}`, weights, bias, ctx.ref(op.outputs[0]),
+    rowsOf(ctx, op.inputs[0], k), k, n, rows.inputShift, rows.uniform ? 0 : 1, rows.uniform ? rows.rows[0].shift : 0, int32Literal(op.activationMin), op.activationMax,
+    ctx.ref(op.inputs[0]), `(uint32_t *)${ctx.scratch(op, 'input16')}`, weights, records, ctx.ref(op.outputs[0]),
   ];
-  return [`tlg_fc_w16_s8(${args.join(', ')});`];
+  return [`tlg_fc_rows_s8(${args.join(', ')});`];
+}
+
+/** Each prepared row's {init low word, init high word, multiplier} and, unless the rows share it, its shift. */
+export function packRowRecords(rows: PreparedBlock): Int32Array {
+  const words = recordWords(rows);
+  const records = new Int32Array(words * rows.rows.length);
+  rows.rows.forEach((row, r) => {
+    records[words * r] = Number(BigInt.asIntN(32, row.init));
+    records[words * r + 1] = Number(BigInt.asIntN(32, row.init >> 32n));
+    records[words * r + 2] = row.multiplier;
+    if (!rows.uniform) records[words * r + 3] = row.shift;
+  });
+  return records;
 }
 
 /**
- * tlg_fc_w16_s8's constants: the weights (w + weightOffset)·2^(accumulatorShift - inputShift)
- * as words of two int16 lanes in its layout, and the bias with the input offset folded in
- * (wrapping, as the int32 sums do) when there is one to fold.
+ * Rows of int16 weights weight(r, c) as tlg_fc_rows_s8 reads them: words of two lanes, rows in
+ * groups of four, each group chunk by chunk (four columns, zeros beyond k), the group's rows in
+ * turn, a row's chunk as (w[4c], w[4c + 2]), (w[4c + 1], w[4c + 3]).
  */
-export function packWideFullyConnected(
-  op: Op<'FullyConnected'>,
-  [n, k]: number[],
-  w: ArrayLike<number>,
-  bias: ArrayLike<number> | undefined,
-): { weights: Int32Array; bias?: Int32Array; inputShift: number } {
-  const shift = op.accumulatorShift ?? 0;
-  const inputShift = Math.min(shift, 8);
+export function packRowGroups(n: number, k: number, weight: (r: number, c: number) => number): Int32Array {
   const chunks = Math.ceil(k / 4);
-  const weight = (r: number, c: number) => (c < k ? (w[r * k + c] + op.weightOffset) * 2 ** (shift - inputShift) : 0);
+  const w = (r: number, c: number) => (c < k ? weight(r, c) : 0);
   const lanes = (lo: number, hi: number) => (lo & 0xffff) | (hi << 16);
   const words = new Int32Array(2 * n * chunks);
   for (let r = 0; r < n; r++) {
@@ -68,22 +69,11 @@ export function packWideFullyConnected(
     const rows = Math.min(4, n - group);
     for (let c = 0; c < chunks; c++) {
       const at = 2 * group * chunks + 2 * (c * rows + (r - group));
-      words[at] = lanes(weight(r, 4 * c), weight(r, 4 * c + 2));
-      words[at + 1] = lanes(weight(r, 4 * c + 1), weight(r, 4 * c + 3));
+      words[at] = lanes(w(r, 4 * c), w(r, 4 * c + 2));
+      words[at + 1] = lanes(w(r, 4 * c + 1), w(r, 4 * c + 3));
     }
   }
-  if (op.inputOffset === 0) return { weights: words, inputShift };
-  const folded = Int32Array.from({ length: n }, (_, r) => {
-    let sum = 0;
-    for (let c = 0; c < k; c++) sum += w[r * k + c] + op.weightOffset;
-    return Number(BigInt.asIntN(32, BigInt(bias ? bias[r] : 0) + 2n ** BigInt(shift) * BigInt(op.inputOffset) * BigInt(sum)));
-  });
-  return { weights: words, bias: folded, inputShift };
-}
-
-/** A requantization prepared for tlg_requantize_prepared (shift <= -1). */
-export function prepared(r: Requant): string {
-  return `{INT64_C(${2 ** (30 - r.shift)}), ${int32Literal(r.multiplier)}, ${-1 - r.shift}}`;
+  return words;
 }
 
 export function fullyConnected(op: Op<'FullyConnected'>, ctx: EmitContext): string[] {
@@ -258,8 +248,10 @@ export const portable: KernelLowering = {
   includes: ['tlg_kernels.h', 'tlg_fc_w16.h', 'tlg_elementwise_inline.h'],
   lower(op, ctx) {
     switch (op.kind) {
-      case 'FullyConnected':
-        return wideFullyConnected(op, 'portable', ctx.weightsLayout) ? fullyConnectedWide(op, ctx) : fullyConnected(op, ctx);
+      case 'FullyConnected': {
+        const rows = wideFullyConnected(op, 'portable', ctx.weightsLayout, ctx.tensor);
+        return rows ? fullyConnectedRows(op, rows, ctx) : fullyConnected(op, ctx);
+      }
       case 'MatMul':
         return matMul(op, ctx);
       case 'Add':

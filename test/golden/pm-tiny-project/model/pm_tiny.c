@@ -18,23 +18,24 @@ static int8_t tlg_state[64] __attribute__((aligned(16), section(".tlg_arena")));
 static const int8_t *tlg_input;
 static int8_t *tlg_output;
 
-static const tlg_requant_prepared pm_tiny_cells_0_A_x_1_MatMul_1_requant[] = {{INT64_C(137438953472), 1584732983, 6}, {INT64_C(137438953472), 1094474258, 6}, {INT64_C(137438953472), 1624060424, 6}, {INT64_C(274877906944), 2060944694, 7}, {INT64_C(137438953472), 1253839520, 6}, {INT64_C(137438953472), 1755971805, 6}, {INT64_C(137438953472), 1754572634, 6}, {INT64_C(137438953472), 1207140787, 6}};
-static const tlg_requant_prepared pm_tiny_cells_0_A_h_2_MatMul_3_requant[] = {{INT64_C(549755813888), 1430938002, 8}, {INT64_C(549755813888), 1133154320, 8}, {INT64_C(549755813888), 1359019926, 8}, {INT64_C(549755813888), 1240358993, 8}, {INT64_C(274877906944), 1111330593, 7}, {INT64_C(274877906944), 1317698866, 7}, {INT64_C(1099511627776), 1425643143, 9}, {INT64_C(549755813888), 1278869408, 8}};
-static const tlg_requant_prepared pm_tiny_fc_Gemm_1_requant[] = {{INT64_C(70368744177664), 1498744542, 15}, {INT64_C(70368744177664), 1133271212, 15}, {INT64_C(70368744177664), 1771887982, 15}};
 static const tlg_softmax_params pm_tiny_Softmax_2_params = {1192465280, 22, -496};
 static const tlg_requantize_params pm_tiny_Softmax_3_params = {128, -128, {1084699691, 1}};
 
-/* Loop "loop_input" (ONNX: loop_input): one of 32 steps over input, axis 1 */
-static void pm_tiny_step_0(const int8_t *x_t, int32_t t)
+/* Loops over elements with products inside: each a function that the C compiler does not
+ * inline, so that it allocates the registers for that loop alone. */
+#if defined(__GNUC__)
+#define TLG_OWN_FUNCTION __attribute__((noinline))
+#else
+#define TLG_OWN_FUNCTION
+#endif
+
+/* Elementwise "/cells.0_1/Add#5@0../cells.0_1/Mul_5#17" (ONNX: /cells.0/B_h_2/MatMul, /cells.0/B_x_1/Gemm, /cells.0_1/Add, /cells.0_1/Sigmoid, /cells.0_1/Sigmoid_1, /cells.0_1/Tanh, /cells.0_1/Sub, /cells.0_1/Mul_3, /cells.0_1/Mul_4, /cells.0_1/Add_2, /cells.0_1/Tanh_1, /cells.0_1/Mul_5): [1x32], [1x8], [1x8] -> [1x32], [1x32] */
+static TLG_OWN_FUNCTION void pm_tiny_op_0(const int8_t *x_t)
 {
-    (void)t;
-    /* FullyConnected "/cells.0/A_x_1/MatMul#1" (ONNX: /cells.0/A_x_1/MatMul): [1x8] -> [1x8] */
-    tlg_fc_w16_s8(1, 8, 8, 0, -1, -128, 127, pm_tiny_cells_0_A_x_1_MatMul_1_requant, 1, ((const int8_t *)x_t), (uint32_t *)(void *)(tlg_arena + 0), pm_tiny_cells_0_A_x_Transpose_output_0_rows_int16, pm_tiny_cells_0_A_x_1_MatMul_1_bias, ((int8_t *)((int8_t *)tlg_arena + 64)));
-    /* FullyConnected "/cells.0/A_h_2/MatMul#3" (ONNX: /cells.0/A_h_2/MatMul): [1x32] -> [1x8] */
-    tlg_fc_w16_s8(1, 32, 8, 0, -6, -128, 127, pm_tiny_cells_0_A_h_2_MatMul_3_requant, 1, ((int8_t *)((int8_t *)tlg_state + 32)), (uint32_t *)(void *)(tlg_arena + 0), pm_tiny_cells_0_A_h_Transpose_output_0_rows_int16, pm_tiny_cells_0_A_h_2_MatMul_3_bias, ((int8_t *)((int8_t *)tlg_arena + 72)));
-    /* Elementwise "/cells.0_1/Add#5@0../cells.0_1/Mul_5#17" (ONNX: /cells.0/B_h_2/MatMul, /cells.0/B_x_1/Gemm, /cells.0_1/Add, /cells.0_1/Sigmoid, /cells.0_1/Sigmoid_1, /cells.0_1/Tanh, /cells.0_1/Sub, /cells.0_1/Mul_3, /cells.0_1/Mul_4, /cells.0_1/Add_2, /cells.0_1/Tanh_1, /cells.0_1/Mul_5): [1x32], [1x8], [1x8] -> [1x32], [1x32] */
+    (void)x_t;
     {
-        const int16_t *const t9 = pm_tiny_cells_0_1_Mul_5_17_scaled2 + 128;
+        const int16_t *t9 = pm_tiny_cells_0_1_Mul_5_17_scaled2 + 128;
+        TLG_OPAQUE_POINTER(t9);
         const int32_t *const t8 = pm_tiny_cells_0_1_Mul_5_17_scaled1 + 0;
         const int32_t *const t7 = pm_tiny_cells_0_1_Add_2_15_scaled2 + 0;
         const int32_t *const t6 = pm_tiny_cells_0_1_Add_2_15_scaled1 + 0;
@@ -49,17 +50,17 @@ static void pm_tiny_step_0(const int8_t *x_t, int32_t t)
         uint32_t *const v1 = (uint32_t *)(void *)(tlg_arena + 0) + 4;
         tlg_widen_lanes(((int8_t *)((int8_t *)tlg_arena + 72)), 8, 0, v1);
         const int32_t *u = pm_tiny_cells_0_1_Add_5_0_cells_0_1_Mul_5_17_products;
-        for (int32_t e = 0; e < 32; e++, u += 42) {
+        for (int32_t e = 0; e < 32; e++) {
             int32_t a0[4] = {0, 0, 0, 0};
-            tlg_dot_rows_w16(3, 2, v0, u, a0);
-            const int32_t s1 = tlg_row_out(a0[0], u, 24, 16, 0, 255); /* row 0 + e of /cells.0/B_x_1/Gemm#2, plus 128 */
-            const int32_t s2 = tlg_row_out(a0[1], u, 27, 16, 0, 255); /* row 32 + e of /cells.0/B_x_1/Gemm#2, plus 128 */
-            const int32_t s3 = tlg_row_out(a0[2], u, 30, 16, 0, 255); /* row 64 + e of /cells.0/B_x_1/Gemm#2, plus 128 */
+            tlg_dot_rows_w16(3, 2, v0, u, 3, a0);
+            const int32_t s1 = tlg_row_out_m(a0[0], u, 27, u[29], 16, 0, 255); /* row 0 + e of /cells.0/B_x_1/Gemm#2, plus 128 */
+            const int32_t s2 = tlg_row_out_m(a0[1], u, 30, u[32], 16, 0, 255); /* row 32 + e of /cells.0/B_x_1/Gemm#2, plus 128 */
+            const int32_t s3 = tlg_row_out_m(a0[2], u, 33, u[35], 16, 0, 255); /* row 64 + e of /cells.0/B_x_1/Gemm#2, plus 128 */
             int32_t a1[4] = {0, 0, 0, 0};
-            tlg_dot_rows_w16(3, 2, v1, u + 12, a1);
-            const int32_t s4 = tlg_row_out(a1[0], u, 33, 9, 0, 255); /* row 0 + e of /cells.0/B_h_2/MatMul#4, plus 128 */
-            const int32_t s5 = tlg_row_out(a1[1], u, 36, 9, 0, 255); /* row 32 + e of /cells.0/B_h_2/MatMul#4, plus 128 */
-            const int32_t s6 = tlg_row_out(a1[2], u, 39, 9, 0, 255); /* row 64 + e of /cells.0/B_h_2/MatMul#4, plus 128 */
+            tlg_dot_rows_w16(3, 2, v1, u, 15, a1);
+            const int32_t s4 = tlg_row_out_m(a1[0], u, 36, u[38], 9, 0, 255); /* row 0 + e of /cells.0/B_h_2/MatMul#4, plus 128 */
+            const int32_t s5 = tlg_row_out_m(a1[1], u, 39, u[41], 9, 0, 255); /* row 32 + e of /cells.0/B_h_2/MatMul#4, plus 128 */
+            const int32_t s6 = tlg_row_out_next(a1[2], &u, 42, u[2], 9, 0, 255); /* row 64 + e of /cells.0/B_h_2/MatMul#4, plus 128 */
             const int32_t s0 = ((int8_t *)tlg_state)[e];
             const int32_t s7 = tlg_ew_add_scaled(t0[s1], t1[s4], 22, -128, 127); /* Add */
             const int32_t s8 = tlg_ew_add_scaled(t0[s2], t2[s5], 22, 0, 255); /* Add, plus 128 */
@@ -73,6 +74,18 @@ static void pm_tiny_step_0(const int8_t *x_t, int32_t t)
             ((int8_t *)((int8_t *)tlg_state + 32))[e] = (int8_t)s18;
         }
     }
+}
+
+/* Loop "loop_input" (ONNX: loop_input): one of 32 steps over input, axis 1 */
+static void pm_tiny_step_0(const int8_t *x_t, int32_t t)
+{
+    (void)t;
+    /* FullyConnected "/cells.0/A_x_1/MatMul#1" (ONNX: /cells.0/A_x_1/MatMul): [1x8] -> [1x8] */
+    tlg_fc_rows_s8(1, 8, 8, 0, 0, 7, -128, 127, ((const int8_t *)x_t), (uint32_t *)(void *)(tlg_arena + 0), pm_tiny_cells_0_A_x_Transpose_output_0_rows_int16, pm_tiny_cells_0_A_x_1_MatMul_1_rows, ((int8_t *)((int8_t *)tlg_arena + 64)));
+    /* FullyConnected "/cells.0/A_h_2/MatMul#3" (ONNX: /cells.0/A_h_2/MatMul): [1x32] -> [1x8] */
+    tlg_fc_rows_s8(1, 32, 8, 0, 0, 9, -128, 127, ((int8_t *)((int8_t *)tlg_state + 32)), (uint32_t *)(void *)(tlg_arena + 0), pm_tiny_cells_0_A_h_Transpose_output_0_rows_int16, pm_tiny_cells_0_A_h_2_MatMul_3_rows, ((int8_t *)((int8_t *)tlg_arena + 72)));
+    /* Elementwise "/cells.0_1/Add#5@0../cells.0_1/Mul_5#17" (ONNX: /cells.0/B_h_2/MatMul, /cells.0/B_x_1/Gemm, /cells.0_1/Add, /cells.0_1/Sigmoid, /cells.0_1/Sigmoid_1, /cells.0_1/Tanh, /cells.0_1/Sub, /cells.0_1/Mul_3, /cells.0_1/Mul_4, /cells.0_1/Add_2, /cells.0_1/Tanh_1, /cells.0_1/Mul_5): [1x32], [1x8], [1x8] -> [1x32], [1x32] */
+    pm_tiny_op_0(x_t);
 }
 
 void pm_tiny_reset(void)
@@ -95,7 +108,7 @@ void pm_tiny_run(const int8_t *input, int8_t *output)
         pm_tiny_step_0((const int8_t *)((const int8_t *)tlg_input) + t * 8, t);
     }
     /* FullyConnected "/fc/Gemm#1" (ONNX: /fc/Gemm): [1x32] -> [1x3] */
-    tlg_fc_w16_s8(1, 32, 3, 7, -8, -128, 127, pm_tiny_fc_Gemm_1_requant, 1, ((int8_t *)((int8_t *)tlg_state + 32)), (uint32_t *)(void *)(tlg_arena + 0), pm_tiny_fc_weight_fake_quant_DequantizeLinear_output_0_rows_int16, pm_tiny_fc_Gemm_1_bias, ((int8_t *)((int8_t *)tlg_arena + 64)));
+    tlg_fc_rows_s8(1, 32, 3, 7, 0, 15, -128, 127, ((int8_t *)((int8_t *)tlg_state + 32)), (uint32_t *)(void *)(tlg_arena + 0), pm_tiny_fc_weight_fake_quant_DequantizeLinear_output_0_rows_int16, pm_tiny_fc_Gemm_1_rows, ((int8_t *)((int8_t *)tlg_arena + 64)));
     /* Softmax "/Softmax#2" (ONNX: /Softmax): [1x3] -> [1x3] */
     tlg_softmax_s8(&pm_tiny_Softmax_2_params, 1, 3, ((int8_t *)((int8_t *)tlg_arena + 64)), ((int8_t *)tlg_arena));
     /* Requantize "/Softmax#3" (ONNX: /Softmax): [1x3] -> [1x3] */
@@ -111,7 +124,7 @@ void pm_tiny_predict(int8_t *output)
 {
     tlg_output = output;
     /* FullyConnected "/fc/Gemm#1" (ONNX: /fc/Gemm): [1x32] -> [1x3] */
-    tlg_fc_w16_s8(1, 32, 3, 7, -8, -128, 127, pm_tiny_fc_Gemm_1_requant, 1, ((int8_t *)((int8_t *)tlg_state + 32)), (uint32_t *)(void *)(tlg_arena + 0), pm_tiny_fc_weight_fake_quant_DequantizeLinear_output_0_rows_int16, pm_tiny_fc_Gemm_1_bias, ((int8_t *)((int8_t *)tlg_arena + 64)));
+    tlg_fc_rows_s8(1, 32, 3, 7, 0, 15, -128, 127, ((int8_t *)((int8_t *)tlg_state + 32)), (uint32_t *)(void *)(tlg_arena + 0), pm_tiny_fc_weight_fake_quant_DequantizeLinear_output_0_rows_int16, pm_tiny_fc_Gemm_1_rows, ((int8_t *)((int8_t *)tlg_arena + 64)));
     /* Softmax "/Softmax#2" (ONNX: /Softmax): [1x3] -> [1x3] */
     tlg_softmax_s8(&pm_tiny_Softmax_2_params, 1, 3, ((int8_t *)((int8_t *)tlg_arena + 64)), ((int8_t *)tlg_arena));
     /* Requantize "/Softmax#3" (ONNX: /Softmax): [1x3] -> [1x3] */

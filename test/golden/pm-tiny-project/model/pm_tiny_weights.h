@@ -6,9 +6,9 @@
 #include <stdint.h>
 
 extern const int32_t pm_tiny_cells_0_A_x_Transpose_output_0_rows_int16[32];
-extern const int32_t pm_tiny_cells_0_A_x_1_MatMul_1_bias[8];
+extern const int32_t pm_tiny_cells_0_A_x_1_MatMul_1_rows[24];
 extern const int32_t pm_tiny_cells_0_A_h_Transpose_output_0_rows_int16[128];
-extern const int32_t pm_tiny_cells_0_A_h_2_MatMul_3_bias[8];
+extern const int32_t pm_tiny_cells_0_A_h_2_MatMul_3_rows[24];
 extern const int32_t pm_tiny_cells_0_1_Add_5_0_cells_0_1_Mul_5_17_products[1344];
 extern const int32_t pm_tiny_cells_0_1_Add_5_0_scaled1[256];
 extern const int32_t pm_tiny_cells_0_1_Add_5_0_scaled2[256];
@@ -23,6 +23,6 @@ extern const int16_t pm_tiny_cells_0_1_Mul_5_17_scaled2[256];
 extern const int8_t pm_tiny_c0[32];
 extern const int8_t pm_tiny_c1[32];
 extern const int32_t pm_tiny_fc_weight_fake_quant_DequantizeLinear_output_0_rows_int16[48];
-extern const int32_t pm_tiny_fc_Gemm_1_bias[3];
+extern const int32_t pm_tiny_fc_Gemm_1_rows[9];
 
 #endif
