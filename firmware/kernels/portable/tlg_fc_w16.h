@@ -211,11 +211,19 @@ static inline void tlg_widen_lanes(const int8_t *x, int32_t size, int32_t shift,
     }
 }
 
-/* One product row's output from its sum: base[index ..] = {init low word, init high word} as
- * src/quant/product-rows.ts prepares them (index a constant, so that the load takes it as its
- * offset); the high word of sum·multiplier + init, shifted right by `shift`, clamped to
- * [min, max]. The multiplier is a constant when the rows of a block share it, else the
- * record's word after the init. */
+/* A product row's output: the high word of sum·multiplier + init (init = {low, high}, one 64-bit
+ * constant), shifted right by `shift`, clamped to [min, max]. */
+TLG_ALWAYS_INLINE int32_t tlg_row_value(int32_t sum, uint32_t low, uint32_t high, int32_t multiplier,
+                                        int32_t shift, int32_t min, int32_t max)
+{
+    const int64_t init = (int64_t)(((uint64_t)high << 32) | low);
+    return tlg_saturate((int32_t)((init + (int64_t)sum * multiplier) >> 32) >> shift, min, max);
+}
+
+/* One product row's output from its sum (tlg_row_value): base[index ..] = {init low word, init
+ * high word} as src/quant/product-rows.ts prepares them (index a constant, so that the load
+ * takes it as its offset). The multiplier is a constant when the rows of a block share it, else
+ * the record's word after the init. */
 TLG_ALWAYS_INLINE int32_t tlg_row_out_m(int32_t sum, const int32_t *base, int32_t index,
                                         int32_t multiplier, int32_t shift, int32_t min,
                                         int32_t max)
@@ -227,8 +235,7 @@ TLG_ALWAYS_INLINE int32_t tlg_row_out_m(int32_t sum, const int32_t *base, int32_
     low = (uint32_t)base[index];
     high = (uint32_t)base[index + 1];
 #endif
-    const int64_t init = (int64_t)(((uint64_t)high << 32) | low);
-    return tlg_saturate((int32_t)((init + (int64_t)sum * multiplier) >> 32) >> shift, min, max);
+    return tlg_row_value(sum, low, high, multiplier, shift, min, max);
 }
 
 /* tlg_row_out_m for the row a loop reads last from an element's record of `words` words: its
@@ -248,8 +255,7 @@ TLG_ALWAYS_INLINE int32_t tlg_row_out_next(int32_t sum, const int32_t **record, 
     high = (uint32_t)(*record)[1];
     *record += words;
 #endif
-    const int64_t init = (int64_t)(((uint64_t)high << 32) | low);
-    return tlg_saturate((int32_t)((init + (int64_t)sum * multiplier) >> 32) >> shift, min, max);
+    return tlg_row_value(sum, low, high, multiplier, shift, min, max);
 }
 
 /* Row r (a constant) of a group of tlg_fc_rows_s8: the record of `words` words (3, or 4 with
