@@ -5,7 +5,8 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { allGraphs, type FullyConnectedOp, type IrData, type IrModel } from '../src/ir/ir.js';
+import { allGraphs, type ElementwiseOp, type FullyConnectedOp, type IrData, type IrModel, type IrTensor } from '../src/ir/ir.js';
+import { productLayout } from '../src/plan/product-layout.js';
 import { interpret } from '../src/ir/interpreter.js';
 import { quantizeInput } from '../src/ir/io.js';
 import { runFullyConnected } from '../src/ir/ops/fully-connected.js';
@@ -123,5 +124,60 @@ describe('prepared product rows', () => {
     );
     expect(prepared).toBeGreaterThan(250);
     expect(perRow).toBeGreaterThan(0);
+  });
+});
+
+describe('the record of constants per element (plan/product-layout.ts)', () => {
+  /** A loop over `size` elements with one product of three blocks over `k` inputs. */
+  function layoutFor(k: number, size = 4) {
+    const n = 3 * size;
+    const tensors = new Map<string, IrTensor>([
+      ['x', { name: 'x', dtype: 'int8', shape: [1, k] }],
+      ['w', { name: 'w', dtype: 'int8', shape: [n, k], data: Int8Array.from({ length: n * k }, (_, i) => ((i * 37) % 255) - 127) }],
+      ['y', { name: 'y', dtype: 'int8', shape: [1, n] }],
+    ]);
+    const product: FullyConnectedOp = {
+      kind: 'FullyConnected',
+      name: 'fc',
+      sources: [],
+      inputs: ['x'],
+      outputs: ['y'],
+      weights: 'w',
+      inputOffset: 0,
+      weightOffset: 0,
+      outputOffset: 0,
+      requant: [quantizeMultiplier(2 ** -12)],
+      activationMin: -128,
+      activationMax: 127,
+      outputDtype: 'int8',
+    };
+    const op: ElementwiseOp = {
+      kind: 'Elementwise',
+      name: 'loop',
+      sources: [],
+      inputs: ['x'],
+      outputs: [],
+      size,
+      inputOffsets: [],
+      products: [{ op: product, offsets: [0, size, 2 * size] }],
+      steps: [],
+      outputSlots: [],
+    };
+    return productLayout(op, (v) => tensors.get(v)!)!;
+  }
+
+  it('puts the last block first where one LDRD can move the pointer on, and after the weights otherwise', () => {
+    // Three blocks of one shared multiplier: 2 words each, then 2·3 words per chunk of 4 inputs.
+    const small = layoutFor(64);
+    expect(small.unitWords).toBe(6 + 6 * 16);
+    expect(small.advance).toBe(true);
+    const [first, second, last] = small.products[0].blocks;
+    expect([last.rowOffset, small.products[0].weightsOffset, first.rowOffset, second.rowOffset]).toEqual([0, 2, 98, 100]);
+    // 4·unitWords bytes past 1020: the loop adds to its pointer, the blocks follow the weights.
+    const large = layoutFor(168);
+    expect(4 * large.unitWords).toBeGreaterThan(1020);
+    expect(large.advance).toBe(false);
+    expect(large.products[0].weightsOffset).toBe(0);
+    expect(large.products[0].blocks.map((b) => b.rowOffset)).toEqual([252, 254, 256]);
   });
 });
