@@ -193,11 +193,12 @@ export function emitModelC(model: IrModel, plan: MemoryPlan, kernels: KernelLowe
       invariant(op.kind !== 'Loop', 'nested loops are lowered by their enclosing loop');
       const code = kernels.lower(op, ctx);
       if (code.length === 0) return [];
-      const comment = `${indent}/* ${commentText(describeOp(op, tensor))} */`;
+      const description = commentText(describeOp(op, tensor));
+      const comment = `${indent}/* ${description} */`;
       if (op.kind !== 'Elementwise' || op.products.length === 0) return [comment, ...code.map((c) => indent + c)];
       const name = `${prefix}_op_${opFunctions.length}`;
       const inLoop = currentSequence !== undefined;
-      opFunctions.push({ name, comment: commentText(describeOp(op, tensor)), stepInput: inLoop, body: code.map((c) => `    ${c}`) });
+      opFunctions.push({ name, comment: description, stepInput: inLoop, body: code.map((c) => `    ${c}`) });
       return [comment, `${indent}${name}(${inLoop ? 'x_t' : ''});`];
     });
 

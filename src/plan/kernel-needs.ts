@@ -10,7 +10,7 @@ import { mulTables, slotBiases } from './elementwise-tables.js';
 import { addInputTable } from '../ir/ops/elementwise.js';
 import { requantizeTable } from '../ir/ops/requantize.js';
 import { productParams } from '../ir/ops/fused-elementwise.js';
-import { prepareProductBlock, type PreparedBlock } from '../quant/product-rows.js';
+import { prepareProductBlock, recordWords, type PreparedBlock } from '../quant/product-rows.js';
 
 export type KernelSetName = 'cmsis-nn' | 'portable';
 
@@ -49,11 +49,6 @@ export function wideFullyConnected(op: IrOp, kernels: KernelSetName, layout: Wei
 }
 
 const preparedRows = new WeakMap<IrOp, PreparedBlock | undefined>();
-
-/** Words of a row's record in tlg_fc_rows_s8: {init low, init high, multiplier[, shift]}. */
-export function recordWords(rows: PreparedBlock): number {
-  return rows.uniform ? 3 : 4;
-}
 
 function paddedDepth(k: number): number {
   return Math.ceil(k / 4) * 4;
@@ -182,7 +177,7 @@ export function weightLayout(
     // The int16 rows, and each row's {init low, init high, multiplier[, shift]}: the bias is in
     // the init.
     const weights = { name: `${op.weights} (int16)`, bytes: 2 * n * paddedDepth(k) };
-    const records = { name: `${op.name} rows (requantization with bias and offsets)`, bytes: 4 * recordWords(rows) * n };
+    const records = { name: `${op.name} rows (requantization with bias and offsets)`, bytes: 4 * recordWords(rows, false) * n };
     return { extraBytes: weights.bytes + align16(records.bytes), replaces: op.bias ? [op.weights, op.bias] : [op.weights], arrays: [weights, records] };
   }
   // A fused loop (both sets) reads each Add's input rescalings and each requantization from

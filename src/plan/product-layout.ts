@@ -17,7 +17,7 @@
 // input shift of the products that read it (once per shift), one after the other.
 
 import type { ElementwiseOp, IrTensor } from '../ir/ir.js';
-import { prepareProductBlock, type PreparedBlock } from '../quant/product-rows.js';
+import { prepareProductBlock, recordWords, type PreparedBlock } from '../quant/product-rows.js';
 import { productParams } from '../ir/ops/fused-elementwise.js';
 import { invariant } from '../diagnostics.js';
 
@@ -56,7 +56,6 @@ export function productLayout(op: ElementwiseOp, tensor: (v: string) => IrTensor
     scratchWords += 2 * Math.ceil(depth / 4);
     return vectors.length - 1;
   };
-  const recordWords = (b: { prepared: PreparedBlock; multiplier?: number }) => (b.multiplier !== undefined ? 2 : b.prepared.uniform ? 3 : 4);
   let words = 0;
   const products = op.products.map((p) => {
     const params = productParams(p.op, tensor);
@@ -77,21 +76,17 @@ export function productLayout(op: ElementwiseOp, tensor: (v: string) => IrTensor
   });
   const blocks = products.flatMap((p) => p.blocks);
   const last = blocks[blocks.length - 1];
-  for (const b of blocks) {
-    if (b === last) continue;
+  const size = (b: (typeof blocks)[number]) => recordWords(b.prepared, b.multiplier !== undefined);
+  for (const b of blocks.slice(0, -1)) {
     b.rowOffset = words;
-    words += recordWords(b);
+    words += size(b);
   }
-  const lastWords = recordWords(last);
-  const unitWords = words + lastWords;
+  const unitWords = words + size(last);
   const advance = 4 * unitWords <= MAX_POST_INCREMENT_BYTES;
-  if (advance) {
-    // Everything moves up behind the last block's requantization.
-    for (const p of products) p.weightsOffset += lastWords;
-    for (const b of blocks) b.rowOffset += lastWords;
-    last.rowOffset = 0;
-  } else {
-    last.rowOffset = words;
-  }
+  // With advance, everything moves up behind the last block's requantization.
+  const moved = advance ? size(last) : 0;
+  for (const p of products) p.weightsOffset += moved;
+  for (const b of blocks.slice(0, -1)) b.rowOffset += moved;
+  last.rowOffset = advance ? 0 : words;
   return { unitWords, advance, vectors, scratchBytes: 4 * scratchWords, products };
 }

@@ -101,3 +101,20 @@ function prepareRow(p: ProductParams, r: number, rq: { multiplier: number; shift
     BigInt(folded) * 2n ** BigInt(d) * BigInt(rq.multiplier) + 2n ** BigInt(total - 1) + BigInt(p.outputOffset) * 2n ** BigInt(total);
   return { weights: Int16Array.from(scaled), multiplier: rq.multiplier, init, shift: total - 32 };
 }
+
+/**
+ * Words of a row's record as the kernels read it: {init low, init high}, then the multiplier
+ * unless the kernel takes the block's shared one as a constant, then the shift unless the
+ * block's rows share it.
+ */
+export function recordWords(block: PreparedBlock, sharedMultiplier: boolean): number {
+  return 2 + (sharedMultiplier ? 0 : 1) + (block.uniform ? 0 : 1);
+}
+
+/** Writes a row's record (recordWords) at words[at], with `init` in place of the row's own. */
+export function writeRowRecord(words: Int32Array, at: number, block: PreparedBlock, row: PreparedRow, sharedMultiplier: boolean, init = row.init): void {
+  words[at] = Number(BigInt.asIntN(32, init));
+  words[at + 1] = Number(BigInt.asIntN(32, init >> 32n));
+  if (!sharedMultiplier) words[at + 2] = row.multiplier;
+  if (!block.uniform) words[at + 3] = row.shift;
+}

@@ -261,11 +261,8 @@ TLG_ALWAYS_INLINE int32_t tlg_row_out_next(int32_t sum, const int32_t **record, 
 /* Row r (a constant) of a group of tlg_fc_rows_s8: the record of `words` words (3, or 4 with
  * the row's own shift) at rec[r·words]. */
 #define TLG_FC_ROW(r)                                                                          \
-    do {                                                                                       \
-        const int32_t *const row_ = rec + (r) * words;                                         \
-        y[r] = (int8_t)tlg_row_out_m(acc[r], rec, (r) * words, row_[2],                        \
-                                     own_shift ? row_[3] : shift, min, max);                   \
-    } while (0)
+    (y[r] = (int8_t)tlg_row_out_m(acc[r], rec, (r) * words, rec[(r) * words + 2],              \
+                                  own_shift ? rec[(r) * words + 3] : shift, min, max))
 
 /* Rows n .. n + rows - 1 (rows 1 to 4, a constant) of tlg_fc_rows_s8: w the group's words,
  * rec the first row's record. */

@@ -15,6 +15,7 @@ import { requantizeTable } from '../../ir/ops/requantize.js';
 import { requantize, wrap32 } from '../../quant/fixed-point.js';
 import { productLayout, type ProductLayout } from '../../plan/product-layout.js';
 import { mulTables, slotBiases } from '../../plan/elementwise-tables.js';
+import { writeRowRecord } from '../../quant/product-rows.js';
 import { int32Literal } from '../c.js';
 import type { EmitContext } from './types.js';
 
@@ -223,10 +224,7 @@ export function packProducts(op: ElementwiseOp, layout: ProductLayout, biases: n
         const row = b.prepared.rows[e];
         const at = unit + b.rowOffset;
         const init = row.init + BigInt(biases[j]?.[i] ?? 0) * 2n ** BigInt(32 + row.shift);
-        words[at] = Number(BigInt.asIntN(32, init));
-        words[at + 1] = Number(BigInt.asIntN(32, init >> 32n));
-        if (b.multiplier === undefined) words[at + 2] = row.multiplier;
-        if (!b.prepared.uniform) words[at + 3] = row.shift;
+        writeRowRecord(words, at, b.prepared, row, b.multiplier !== undefined, init);
         const w = (c: number) => (c < row.weights.length ? row.weights[c] : 0);
         for (let c = 0; c < p.chunks; c++) {
           const at = unit + p.weightsOffset + 2 * (c * p.blocks.length + i);

@@ -6,8 +6,8 @@ import { LSTM_GATES, type IrOp, type LstmCellOp, type Requant } from '../../ir/i
 import { int32Literal } from '../c.js';
 import type { EmitContext, KernelLowering } from './types.js';
 import { lowerElementwise } from './elementwise.js';
-import { lstmSizes, recordWords, wideFullyConnected } from '../../plan/kernel-needs.js';
-import type { PreparedBlock } from '../../quant/product-rows.js';
+import { lstmSizes, wideFullyConnected } from '../../plan/kernel-needs.js';
+import { recordWords, writeRowRecord, type PreparedBlock } from '../../quant/product-rows.js';
 import { diagnostics, invariant } from '../../diagnostics.js';
 import { activationSegments, fastRequantC, lstmCellParamsC, packLstmPortable } from './lstm-layout.js';
 
@@ -43,14 +43,9 @@ function fullyConnectedRows(op: Op<'FullyConnected'>, rows: PreparedBlock, ctx: 
 
 /** Each prepared row's {init low word, init high word, multiplier} and, unless the rows share it, its shift. */
 export function packRowRecords(rows: PreparedBlock): Int32Array {
-  const words = recordWords(rows);
+  const words = recordWords(rows, false);
   const records = new Int32Array(words * rows.rows.length);
-  rows.rows.forEach((row, r) => {
-    records[words * r] = Number(BigInt.asIntN(32, row.init));
-    records[words * r + 1] = Number(BigInt.asIntN(32, row.init >> 32n));
-    records[words * r + 2] = row.multiplier;
-    if (!rows.uniform) records[words * r + 3] = row.shift;
-  });
+  rows.rows.forEach((row, r) => writeRowRecord(records, words * r, rows, row, false));
   return records;
 }
 
